@@ -1,0 +1,135 @@
+"""``keibi.toml``: one file, parsed once into frozen dataclasses, environment on top.
+
+Lookup: ``--config PATH``, else ``$KEIBI_CONFIG``, else ``./keibi.toml`` if present, else
+defaults. Environment overrides: ``KEIBI_DATA_DIR``, ``KEIBI_DATABASE_URL``,
+``KEIBI_REGION``. Unknown keys are refused with ``file:section.key`` so a typo never
+silently does nothing.
+
+    [keibi]
+    data_dir = "~/.local/share/keibi"     # SQLite store lives here by default
+    database_url = ""                     # e.g. postgresql://user@host/db moves the store
+    region = "us-east-1"                  # region for records that carry none
+
+    [intel]
+    threat_lists = ["lists/threat.txt"]   # GuardDuty TXT format
+    trusted_lists = ["lists/trusted.txt"]
+
+    [detect]
+    portscan_window_minutes = 10
+    portscan_min_ports = 25
+    ssh_window_minutes = 10
+    ssh_min_attempts = 20
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from keibi.detect.settings import DetectSettings
+from keibi.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class IntelConfig:
+    threat_lists: tuple[str, ...] = ()
+    trusted_lists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path = field(default_factory=lambda: Path("~/.local/share/keibi").expanduser())
+    database_url: str = ""
+    region: str = "us-east-1"
+    intel: IntelConfig = field(default_factory=IntelConfig)
+    detect: DetectSettings = field(default_factory=DetectSettings)
+    path: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        """The database URL in force: the configured one, else SQLite under ``data_dir``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'keibi.db'}"
+
+
+_DETECT_KEYS = {
+    "portscan_window_minutes": ("portscan_window", lambda v: timedelta(minutes=v)),
+    "portscan_min_ports": ("portscan_min_ports", int),
+    "ssh_window_minutes": ("ssh_window", lambda v: timedelta(minutes=v)),
+    "ssh_min_attempts": ("ssh_min_attempts", int),
+}
+
+
+def _check_keys(path: str, section: str, table: dict[str, Any], allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key (expected one of: {', '.join(sorted(allowed))})", path, f"{section}.{key}")
+
+
+def _number(path: str, key: str, value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"must be a positive number, got {value!r}", path, key)
+    return value
+
+
+def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("must be a list of file paths", path, key)
+    return tuple(value)
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read the config file (if any) and apply environment overrides."""
+    env = dict(os.environ if environ is None else environ)
+    chosen = str(path) if path is not None else env.get("KEIBI_CONFIG")
+    if chosen is None and Path("keibi.toml").is_file():
+        chosen = "keibi.toml"
+    raw: dict[str, Any] = {}
+    if chosen is not None:
+        try:
+            with open(chosen, "rb") as fh:
+                raw = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file: {exc.strerror or exc}", chosen) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", chosen) from None
+    where = chosen or "keibi.toml"
+    _check_keys(where, "", raw, {"keibi", "intel", "detect"})
+    for name in ("keibi", "intel", "detect"):
+        if not isinstance(raw.get(name, {}), dict):
+            raise ConfigError("must be a table", where, name)
+    main: dict[str, Any] = raw.get("keibi", {})
+    _check_keys(where, "keibi", main, {"data_dir", "database_url", "region"})
+    intel_raw: dict[str, Any] = raw.get("intel", {})
+    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists"})
+    detect_raw: dict[str, Any] = raw.get("detect", {})
+    _check_keys(where, "detect", detect_raw, set(_DETECT_KEYS))
+
+    base = Path(chosen).parent if chosen else Path()
+    detect_kwargs = {
+        attr: convert(_number(where, f"detect.{key}", detect_raw[key]))
+        for key, (attr, convert) in _DETECT_KEYS.items()
+        if key in detect_raw
+    }
+    intel = IntelConfig(
+        threat_lists=tuple(str(base / p) for p in _strings(where, "intel.threat_lists", intel_raw.get("threat_lists", []))),
+        trusted_lists=tuple(
+            str(base / p) for p in _strings(where, "intel.trusted_lists", intel_raw.get("trusted_lists", []))
+        ),
+    )
+    data_dir = env.get("KEIBI_DATA_DIR") or main.get("data_dir")
+    defaults = Config()
+    return Config(
+        data_dir=Path(str(data_dir)).expanduser() if data_dir else defaults.data_dir,
+        database_url=env.get("KEIBI_DATABASE_URL") or str(main.get("database_url", "")),
+        region=env.get("KEIBI_REGION") or str(main.get("region", defaults.region)),
+        intel=intel,
+        detect=DetectSettings(**detect_kwargs),
+        path=chosen,
+    )
+
+
+__all__ = ["Config", "IntelConfig", "load_config"]

@@ -1,0 +1,168 @@
+"""The whole flow in one place: sources → parse → enrich → detect → findings → store.
+
+Batches are built per source from files read in event-time order, enriched once, and handed
+to every detector of that source. Windowed detectors (``Detector.window``) see each row
+exactly once, inside its closed event-time window: rows of windows that may still grow are
+carried to the next batch, so findings do not depend on batch size or file boundaries, and a
+backfill finds what live reading would. A window counts as closed once the newest event seen
+on that source is ``LATENESS`` past its end (VPC flow records are aggregated over up to ten
+minutes and delivered per interface, so files interleave by a few minutes); the end of a scan
+closes every window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+import polars as pl
+
+from keibi.detect import ROW, DetectContext, Detector, DetectorRegistry, DetectSettings, detectors
+from keibi.enrich import enrich
+from keibi.findings import build_findings
+from keibi.intel import Intel
+from keibi.sources import SOURCES, LogFile, Report, SourceName, plan, read
+from keibi.store import Store
+
+LATENESS: Final = timedelta(minutes=15)
+DEFAULT_BATCH_ROWS: Final = 250_000
+
+
+class ScanProgress(Protocol):
+    """What the CLI's progress bar listens to."""
+
+    def start(self, files: int, size: int) -> None: ...
+
+    def advance(self, file: LogFile, records: int) -> None: ...
+
+
+@dataclass
+class ScanResult:
+    """A scan's summary: what was read and skipped, and the findings it created or updated."""
+
+    report: Report
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _SourceState:
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    rows: int = 0
+    watermark: datetime | None = None
+
+
+class Engine:
+    """Runs detectors over batches and stores what they find; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        intel: Intel,
+        settings: DetectSettings | None = None,
+        registry: DetectorRegistry | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        now: datetime | None = None,
+    ) -> None:
+        self.store = store
+        self.intel = intel
+        self.ctx = DetectContext(settings=settings or DetectSettings())
+        self.registry = (registry or detectors).load()
+        self.types = self.registry.finding_types()
+        self.batch_rows = batch_rows
+        self.now = now
+        self.touched: dict[str, None] = {}
+        self._sources: dict[SourceName, _SourceState] = {s: _SourceState() for s in SOURCES}
+        self._carry: dict[str, pl.DataFrame] = {}
+
+    def feed(self, source: SourceName, frame: pl.DataFrame) -> None:
+        """Buffer a parsed frame; run the detectors once a full batch is buffered."""
+        if frame.is_empty():
+            return
+        state = self._sources[source]
+        state.frames.append(frame)
+        state.rows += frame.height
+        if state.rows >= self.batch_rows:
+            self._flush(source, final=False)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Run what is buffered, close every window, and return the touched findings."""
+        for source in SOURCES:
+            self._flush(source, final=True)
+        return self.store.get_findings(list(self.touched))
+
+    def _flush(self, source: SourceName, *, final: bool) -> None:
+        state = self._sources[source]
+        batch = pl.concat(state.frames, how="vertical") if state.frames else None
+        state.frames, state.rows = [], 0
+        if batch is not None and not batch.is_empty():
+            newest = batch["event_time"].max()
+            if isinstance(newest, datetime) and (state.watermark is None or newest > state.watermark):
+                state.watermark = newest
+            batch = enrich(batch, source, self.intel)
+        for det in self.registry.for_source(source):
+            rows = batch if batch is None or det.prefilter is None else batch.filter(det.prefilter)
+            if det.window is None:
+                if rows is not None and not rows.is_empty():
+                    self._detect(det, rows)
+            else:
+                self._detect_windowed(det, rows, state.watermark, final=final)
+
+    def _detect_windowed(
+        self, det: Detector, rows: pl.DataFrame | None, watermark: datetime | None, *, final: bool
+    ) -> None:
+        assert det.window is not None
+        parts = [f for f in (self._carry.pop(det.id, None), rows) if f is not None and not f.is_empty()]
+        if not parts:
+            return
+        frame = pl.concat(parts, how="vertical")
+        if final or watermark is None:
+            self._detect(det, frame)
+            return
+        window = det.window(self.ctx)
+        closed = (pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)
+        ready = frame.filter(closed)
+        self._carry[det.id] = frame.filter(~closed)
+        if not ready.is_empty():
+            self._detect(det, ready)
+
+    def _detect(self, det: Detector, rows: pl.DataFrame) -> None:
+        frame = rows.with_row_index(ROW)
+        found = det(frame, self.ctx)
+        if found.is_empty():
+            return
+        now = self.now or datetime.now(UTC)
+        records = build_findings(found, frame, det.source, self.types, now=now)
+        for stored in self.store.upsert_findings(records):
+            self.touched[stored["id"]] = None
+
+
+def scan(
+    uris: Sequence[str],
+    store: Store,
+    *,
+    intel: Intel,
+    settings: DetectSettings | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: ScanProgress | None = None,
+    now: datetime | None = None,
+) -> ScanResult:
+    """Read every file under ``uris`` in event-time order, detect, and store the findings."""
+    report = Report()
+    planned = plan(uris, report)
+    engine = Engine(store, intel=intel, settings=settings, batch_rows=batch_rows, now=now)
+    if progress is not None:
+        progress.start(len(planned), sum(p.file.size for p in planned))
+    for item in planned:
+        records = 0
+        for frame in read(item, report, batch_rows=batch_rows):
+            records += frame.height
+            engine.feed(item.source, frame)
+        if progress is not None:
+            progress.advance(item.file, records)
+    return ScanResult(report=report, findings=engine.finish())
+
+
+__all__ = ["DEFAULT_BATCH_ROWS", "LATENESS", "Engine", "ScanProgress", "ScanResult", "scan"]

@@ -1,0 +1,49 @@
+"""Test helpers: run the real pipeline (parse → enrich → detect → findings → store) on files."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from keibi.detect import DetectSettings
+from keibi.intel import Intel, load_txt
+from keibi.pipeline import ScanResult, scan
+from keibi.store import Store
+
+FIXED_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def scan_result(
+    paths: Sequence[str | Path],
+    *,
+    threat_lists: Sequence[str | Path] = (),
+    trusted_lists: Sequence[str | Path] = (),
+    store: Store | None = None,
+    batch_rows: int = 250_000,
+    settings: DetectSettings | None = None,
+) -> ScanResult:
+    """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None)."""
+    intel = Intel.with_builtin_feeds(
+        threat=[load_txt(p) for p in threat_lists], trusted=[load_txt(p, kind="trusted") for p in trusted_lists]
+    )
+    uris = [str(p) for p in paths]
+    if store is not None:
+        return scan(uris, store, intel=intel, settings=settings, batch_rows=batch_rows, now=FIXED_NOW)
+    with tempfile.TemporaryDirectory() as tmp:
+        own = Store.for_data_dir(Path(tmp))
+        try:
+            return scan(uris, own, intel=intel, settings=settings, batch_rows=batch_rows, now=FIXED_NOW)
+        finally:
+            own.close()
+
+
+def scan_findings(paths: Sequence[str | Path], **kwargs: Any) -> list[dict[str, Any]]:
+    """The findings a scan of ``paths`` creates (GuardDuty JSON dicts)."""
+    return scan_result(paths, **kwargs).findings
+
+
+def types_of(findings: Sequence[dict[str, Any]]) -> list[str]:
+    return sorted(f["type"] for f in findings)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from keibi.config import load_config
+from keibi.errors import ConfigError
+
+
+def test_defaults_put_sqlite_under_the_data_dir(tmp_path: Path) -> None:
+    cfg = load_config(None, environ={"KEIBI_DATA_DIR": str(tmp_path)})
+    assert cfg.store_url == f"sqlite:///{tmp_path / 'keibi.db'}"
+    assert cfg.detect.ssh_min_attempts == 20
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "keibi.toml"
+    path.write_text(
+        '[keibi]\ndata_dir = "/srv/keibi"\nregion = "eu-west-1"\n'
+        '[intel]\nthreat_lists = ["lists/t.txt"]\n'
+        "[detect]\nportscan_min_ports = 40\nssh_window_minutes = 5\n"
+    )
+    cfg = load_config(path, environ={"KEIBI_DATABASE_URL": "postgresql://u@h/db"})
+    assert cfg.data_dir == Path("/srv/keibi")
+    assert cfg.region == "eu-west-1"
+    assert cfg.store_url == "postgresql://u@h/db"
+    assert cfg.intel.threat_lists == (str(tmp_path / "lists/t.txt"),)
+    assert cfg.detect.portscan_min_ports == 40
+    assert cfg.detect.ssh_window == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[detect]\nportscan_min_port = 3\n", "keibi.toml:detect.portscan_min_port: unknown key"),
+        ("[detect]\nssh_min_attempts = -1\n", "keibi.toml:detect.ssh_min_attempts: must be a positive number"),
+        ("[intel]\nthreat_lists = 'x.txt'\n", "keibi.toml:intel.threat_lists: must be a list of file paths"),
+        ("[keibi\n", "keibi.toml: not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "keibi.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
+
+
+def test_missing_config_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.toml", environ={})
