@@ -87,4 +87,4 @@ def hits(
         pl.col(ROW).last().alias("last_row"),
         pl.col("info").last(),
     )
-    return grouped.with_columns(pl.lit(ftype.type).alias("type")).select(HITS.names()).cast(dict(HITS))
+    return grouped.with_columns(pl.lit(ftype.type).alias("type")).select(HITS.names()).cast(HITS)

@@ -6,9 +6,17 @@ vpc_flow
     ``direction`` INBOUND | OUTBOUND | UNKNOWN (``flow-direction`` when logged, else which
     side is a private address), ``local_ip``, ``local_port``, ``remote_ip``, ``remote_port``
     (the instance's side and the other side, by ``direction``).
+    Refinements (``keibi.enrich.network`` has the full rule): ``local_*`` is the ENI's side
+    (``flow-direction``, else the private side, else the source); ``direction`` is who opened
+    the connection, GuardDuty's ``connectionDirection``, so the ports decide it first (a
+    local well-known or registered port facing an ephemeral one is ``INBOUND`` even on an
+    ``egress`` reply record). Also ``remote_private`` (bool, null when ``remote_ip`` is not
+    an IP): the remote side is in a non-routable range.
 cloudtrail
     ``remote_ip``: ``sourceIPAddress`` when it is an IP address (null for AWS service
     host names).
+dns
+    ``domain``: ``query_name`` lower-case, without the trailing dot.
 all sources, for the remote party (``remote_ip``; for dns the queried ``domain``, lower-case,
 without the trailing dot)
     ``<side>_trusted``      bool: on a trusted list (then every threat column below is null:
@@ -18,3 +26,11 @@ without the trailing dot)
     ``<side>_feed_category`` that feed's category (e.g. ``CryptoCurrency``), or null
 where ``<side>`` is ``remote`` (cloudtrail, vpc_flow) or ``domain`` (dns).
 """
+
+from keibi.enrich.batch import enrich
+from keibi.enrich.network import flow_sides
+
+__all__ = [
+    "enrich",
+    "flow_sides",
+]

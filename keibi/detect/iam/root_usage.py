@@ -24,7 +24,12 @@ ROOT_CREDENTIAL_USAGE = FindingType(
 )
 
 
-@detectors.register("iam.root_usage", source="cloudtrail", emits=(ROOT_CREDENTIAL_USAGE,))
+@detectors.register(
+    "iam.root_usage",
+    source="cloudtrail",
+    emits=(ROOT_CREDENTIAL_USAGE,),
+    prefilter=pl.col("user_type") == "Root",
+)
 def root_usage(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     calls = events.filter(
         pl.col("user_type") == "Root",
