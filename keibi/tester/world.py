@@ -1,0 +1,182 @@
+"""The simulated AWS estate: one account, its VPC, instances, people and outside addresses.
+
+Everything is drawn from one seeded ``random.Random`` so the same seed gives the same ids,
+addresses and names, and so the same bytes on disk.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+_UPPER_DIGITS = string.ascii_uppercase + "234567"
+_ALNUM = string.ascii_letters + string.digits
+
+
+class Ids:
+    """AWS-shaped identifiers from a seeded generator (never from the clock or ``os.urandom``)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def hex(self, n: int) -> str:
+        return f"{self.rng.getrandbits(4 * n):0{n}x}"
+
+    def resource(self, prefix: str) -> str:
+        """``i-``, ``eni-``, ``vpc-``, ``subnet-``, ``fl-`` ids: 17 lower-case hex digits."""
+        return f"{prefix}-{self.hex(17)}"
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def key(self, prefix: str) -> str:
+        """Access key ids (``AKIA``/``ASIA``) and unique ids (``AIDA``/``AROA``)."""
+        return prefix + "".join(
+            self.rng.choices(_UPPER_DIGITS, k=16 if prefix.startswith(("AK", "AS")) else 17)
+        )
+
+    def token(self, n: int) -> str:
+        return "".join(self.rng.choices(_ALNUM, k=n))
+
+    def public_ip(self) -> str:
+        """A routable unicast address outside private, shared, loopback and documentation ranges."""
+        while True:
+            ip = IPv4Address(self.rng.randrange(0x0B000000, 0xDF000000))
+            if ip.is_global and not ip.is_reserved:
+                return str(ip)
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """An instance (or load balancer node) and its primary network interface."""
+
+    name: str
+    instance_id: str | None
+    eni: str
+    ip: str
+    subnet: str
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """An IAM user: name, unique id and long-term access key."""
+
+    user_name: str
+    principal_id: str
+    access_key_id: str
+    ip: str
+
+
+@dataclass
+class World:
+    """The account everything happens in; see the module docstring."""
+
+    account_id: str
+    region: str
+    other_region: str
+    vpc_id: str
+    subnets: dict[str, str]
+    flow_log_ids: dict[str, str]
+    hosts: dict[str, Host]
+    people: dict[str, Person]
+    ips: dict[str, str]
+    trail_arn: str
+    ids: Ids
+    internal_fleet: list[str] = field(default_factory=list)
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:{kind}/{name}"
+
+
+# (name, subnet key, last octet); "bastion" sits alone in the subnet whose flow log is custom v5.
+_HOSTS = (
+    ("web-1", "public", 10),
+    ("web-2", "public", 11),
+    ("web-3", "public", 12),
+    ("web-4", "public", 13),
+    ("lb-a", "public", 100),
+    ("lb-b", "public", 101),
+    ("monitor", "private", 20),
+    ("backup", "private", 30),
+    ("ci-runner", "private", 40),
+    ("scanner", "private", 50),
+    ("ssh-actor", "private", 55),
+    ("beacon", "private", 60),
+    ("miner", "private", 70),
+    ("phished", "private", 80),
+    ("app-1", "private", 90),
+    ("app-2", "private", 91),
+    ("bastion", "mgmt", 5),
+)
+_SUBNET_PREFIX = {"public": "10.0.1", "private": "10.0.2", "mgmt": "10.0.3"}
+_PEOPLE = (
+    "alice",
+    "bob",
+    "dev-sam",
+    "intern-joe",
+    "svc-reporting",
+    "build-bot",
+    "legacy-etl",
+    "contractor-li",
+    "auditor-kim",
+    "data-eng",
+)
+# Named outside addresses; each is drawn once and never reused for anything else.
+_IPS = (
+    "root_attacker",
+    "stoplogging",
+    "kali",
+    "parrot",
+    "pentoo",
+    "threat_iam",
+    "trusted_threat",
+    "portscan_target",
+    "ssh_attacker",
+    "ssh_victim",
+    "office",
+    "office2",
+    "home_dev",
+    "pool_supportxmr",
+    "pool_nanopool",
+    "phish_answer",
+)
+
+
+def build_world(rng: random.Random) -> World:
+    """Draw the estate for one seed."""
+    ids = Ids(rng)
+    account = str(rng.randrange(100_000_000_000, 999_999_999_999))
+    subnets = {k: ids.resource("subnet") for k in _SUBNET_PREFIX}
+    hosts = {}
+    for name, subnet, octet in _HOSTS:
+        instance = None if name.startswith("lb-") else ids.resource("i")
+        hosts[name] = Host(
+            name, instance, ids.resource("eni"), f"{_SUBNET_PREFIX[subnet]}.{octet}", subnets[subnet]
+        )
+    ips = {name: ids.public_ip() for name in _IPS}
+    # 185.220.101.0/24 style: a whole hosting block on the threat list, one of its hosts contacted.
+    block = ids.public_ip().rsplit(".", 1)[0]
+    ips["threat_cidr"] = f"{block}.0/24"
+    ips["threat_cidr_host"] = f"{block}.{rng.randrange(2, 250)}"
+    people = {
+        name: Person(name, ids.key("AIDA"), ids.key("AKIA"), ips["office"] if i < 4 else ids.public_ip())
+        for i, name in enumerate(_PEOPLE)
+    }
+    fleet = [f"10.0.{rng.randrange(4, 12)}.{rng.randrange(4, 250)}" for _ in range(60)]
+    return World(
+        account_id=account,
+        region="us-east-1",
+        other_region="eu-west-1",
+        vpc_id=ids.resource("vpc"),
+        subnets=subnets,
+        flow_log_ids={"vpc": ids.resource("fl"), "bastion": ids.resource("fl")},
+        hosts=hosts,
+        people=people,
+        ips=ips,
+        trail_arn=f"arn:aws:cloudtrail:us-east-1:{account}:trail/management-events",
+        ids=ids,
+        internal_fleet=sorted(set(fleet)),
+    )
