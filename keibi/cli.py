@@ -36,8 +36,12 @@ tester_app = typer.Typer(help="Generate realistic attack and background logs.", 
 app.add_typer(findings_app, name="findings")
 app.add_typer(tester_app, name="tester")
 
-out = Console()
 err = Console(stderr=True)
+
+
+def _stdout() -> Console:
+    """stdout for tables: the terminal's width, or wide enough not to fold rows when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=220)
 
 T = TypeVar("T")
 
@@ -216,9 +220,12 @@ def scan(
         if fmt is OutputFormat.json:
             _write_json(findings, output)
         else:
-            target = Console(file=output.open("w"), width=200) if output else out
-            target.print(_summary_table(findings))
-            target.print(_findings_table(findings, f"{len(findings)} findings"))
+            tables = (_summary_table(findings), _findings_table(findings, f"{len(findings)} findings"))
+            if output is None:
+                _stdout().print(*tables)
+            else:
+                with output.open("w") as fh:
+                    Console(file=fh, width=220).print(*tables)
         return 0 if report.ok else EXIT_INPUT_SKIPPED
 
     code = _guard(run)
@@ -265,7 +272,7 @@ def findings_list(
         if fmt is OutputFormat.json:
             _write_json(found, None)
         else:
-            out.print(_findings_table(found, f"{len(found)} findings"))
+            _stdout().print(_findings_table(found, f"{len(found)} findings"))
 
     _guard(run)
 
@@ -294,15 +301,15 @@ def findings_show(
         if fmt is OutputFormat.json:
             _write_json(finding, None)
             return
-        out.print(_findings_table(found, finding.get("title", finding["type"])))
+        _stdout().print(_findings_table(found, finding.get("title", finding["type"])))
         if finding.get("description"):
-            out.print(finding["description"])
+            _stdout().print(finding["description"])
         table = Table(title=f"Evidence ({len(evidence)} records)", title_justify="left")
         for col in ("Event time", "File", "Line", "Event id"):
             table.add_column(col)
         for ev in evidence[:50]:
             table.add_row(str(ev.event_time), ev.file, str(ev.line or ""), ev.event_id or "")
-        out.print(table)
+        _stdout().print(table)
 
     _guard(run)
 
@@ -342,7 +349,7 @@ def list_detectors(
                 row["detection"],
                 row["detector"] or "[dim]not yet[/]",
             )
-        out.print(table)
+        _stdout().print(table)
 
     _guard(run)
 
@@ -366,7 +373,7 @@ def tester_generate(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"keibi {__version__}")
+        _stdout().print(f"keibi {__version__}")
         raise typer.Exit()
 
 

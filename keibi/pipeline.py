@@ -122,7 +122,7 @@ class Engine:
             self._detect(det, frame)
             return
         window = det.window(self.ctx)
-        closed = (pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)
+        closed = ((pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)).fill_null(True)
         ready = frame.filter(closed)
         self._carry[det.id] = frame.filter(~closed)
         if not ready.is_empty():
