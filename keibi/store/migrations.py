@@ -1,0 +1,115 @@
+"""Schema migrations: an ordered list of functions, each applied once, in its own transaction.
+
+``MIGRATIONS[i]`` is version ``i + 1``. ``migrate`` records each applied version in
+``schema_migrations``; opening an up-to-date database applies nothing. A migration is
+frozen once released: it spells out the DDL of its own time (not ``keibi.store.tables``,
+which always describes the latest schema), and a later change is a new function appended
+to the list. Concurrent openers are serialised (``BEGIN IMMEDIATE`` on SQLite, an advisory
+lock on PostgreSQL), so two processes starting at once do not both migrate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from keibi.errors import StoreError
+from keibi.store.tables import ROW_ID, UTCDateTime, schema_migrations
+
+Migration = Callable[[Connection], None]
+
+_LOCK_KEY: Final = 0x6B656962  # "keib": PostgreSQL advisory lock id for migrations
+
+
+def _v1_findings_and_evidence(conn: Connection) -> None:
+    """findings, finding_resources and evidence, with the indexes queries use."""
+    meta = sa.MetaData()
+    findings = sa.Table(
+        "findings",
+        meta,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("account_id", sa.String(32), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        sa.Column("type", sa.String(128), nullable=False),
+        sa.Column("severity", sa.Float, nullable=False),
+        sa.Column("resource_type", sa.String(32)),
+        sa.Column("resource_id", sa.String(256)),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("event_first_seen", UTCDateTime),
+        sa.Column("event_last_seen", UTCDateTime),
+        sa.Column("archived", sa.Boolean, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Index("ix_findings_type", "type"),
+        sa.Index("ix_findings_account_id", "account_id"),
+        sa.Index("ix_findings_event_last_seen", "event_last_seen"),
+        sa.Index("ix_findings_resource_id", "resource_id"),
+        sa.Index("ix_findings_severity_updated_at", "severity", "updated_at"),
+    )
+    resources = sa.Table(
+        "finding_resources",
+        meta,
+        sa.Column(
+            "finding_id", sa.String(64), sa.ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("resource_id", sa.String(256), primary_key=True),
+        sa.Index("ix_finding_resources_resource_id", "resource_id"),
+    )
+    evidence = sa.Table(
+        "evidence",
+        meta,
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+        sa.Column(
+            "finding_id", sa.String(64), sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("file", sa.Text, nullable=False),
+        sa.Column("line", sa.Integer),
+        sa.Column("event_id", sa.String(128)),
+        sa.Column("event_time", UTCDateTime, nullable=False),
+        sa.Index("ix_evidence_finding_id_event_time", "finding_id", "event_time"),
+    )
+    for table in (findings, resources, evidence):
+        table.create(conn)
+
+
+MIGRATIONS: list[Migration] = [_v1_findings_and_evidence]
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+def _applied(conn: Connection) -> set[int]:
+    return set(conn.scalars(sa.select(schema_migrations.c.version)))
+
+
+def migrate(engine: Engine, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply the migrations ``engine``'s database lacks; return the versions applied now."""
+    steps = MIGRATIONS if migrations is None else migrations
+    with engine.begin() as conn:
+        _lock(conn)
+        schema_migrations.create(conn, checkfirst=True)
+        known = _applied(conn)
+    newer = sorted(v for v in known if v > len(steps))
+    if newer:
+        raise StoreError(
+            f"the database is at schema version {newer[-1]}, newer than this keibi knows ({len(steps)}); upgrade keibi"
+        )
+    done: list[int] = []
+    for version, step in enumerate(steps, start=1):
+        if version in known:
+            continue
+        with engine.begin() as conn:
+            _lock(conn)
+            if version in _applied(conn):  # another process got here first
+                continue
+            step(conn)
+            conn.execute(sa.insert(schema_migrations).values(version=version, applied_at=datetime.now(UTC)))
+        done.append(version)
+    return done

@@ -1,0 +1,240 @@
+"""``Store``: findings and their evidence in SQLite (default) or PostgreSQL (by URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keibi.errors import StoreError
+from keibi.findings import Evidence, FindingRecord, merge
+from keibi.store import engine as engines
+from keibi.store._rows import finding_row, resource_ids
+from keibi.store.migrations import migrate
+from keibi.store.query import FindingQuery
+from keibi.store.tables import evidence, finding_resources, findings
+
+DB_FILE: Final = "keibi.db"
+EVIDENCE_KEPT: Final = 1000  # evidence rows kept per finding: the newest
+_CHUNK: Final = 500  # ids per IN (...) list, well under SQLite's variable limit
+_TRIES: Final = 2  # a concurrent writer may insert the same new finding first: merge again
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class Store:
+    """Findings (GuardDuty JSON), the identifiers of their resources, and evidence pointers.
+
+    ``url`` is ``sqlite:///path/keibi.db`` or ``postgresql+psycopg://user@host/db``
+    (``postgresql://`` is sent to psycopg 3). Opening applies any missing migration; a bad
+    URL, an unreachable server or a failed migration raises ``StoreError`` with one line.
+
+    >>> store = Store.for_data_dir(Path("~/.keibi").expanduser())
+    >>> stored = store.upsert_findings(build_findings(hits, batch, "cloudtrail", types, now=now))
+    >>> store.list_findings(FindingQuery(severity="high"))
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = engines.normalise_url(url)
+        self.engine = engines.create(self.url)
+        try:
+            self.migrated: list[int] = migrate(self.engine)
+        except StoreError:
+            self.engine.dispose()
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open store {engines.safe(self.url)}: {engines.reason(exc)}") from exc
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> Store:
+        """The SQLite store ``keibi.db`` under ``data_dir``, creating the directory."""
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from exc
+        return cls(f"sqlite:///{(data_dir / DB_FILE).resolve()}")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _transaction(self, what: str, *, read: bool = False) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if read:
+                    conn.execution_options(**{engines.READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {engines.safe(self.url)}: cannot {what}: {engines.reason(exc)}") from exc
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def upsert_findings(self, records: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+        """Store ``records``, merging each into the finding with its id (``keibi.findings.merge``),
+        also records sharing an id within this call; all in one transaction. Returns the
+        stored findings, in the order their ids first appear in ``records``."""
+        pending: dict[str, tuple[dict[str, Any], list[Evidence]]] = {}
+        for record in records:
+            if record.id in pending:
+                found, pointers = pending[record.id]
+                pending[record.id] = (merge(found, record.finding), [*pointers, *record.evidence])
+            else:
+                pending[record.id] = (record.finding, list(record.evidence))
+        if not pending:
+            return []
+        for attempt in range(_TRIES):
+            try:
+                with self._transaction("store findings") as conn:
+                    return self._upsert(conn, pending)
+            except sa.exc.IntegrityError as exc:
+                if attempt + 1 == _TRIES:
+                    raise StoreError(
+                        f"store {engines.safe(self.url)}: cannot store findings: {engines.reason(exc)}"
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _upsert(
+        self, conn: Connection, pending: dict[str, tuple[dict[str, Any], list[Evidence]]]
+    ) -> list[dict[str, Any]]:
+        ids = list(pending)
+        existing = self._load(conn, ids, lock=True)
+        stored: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for fid, (finding, _) in pending.items():
+            old = existing.get(fid)
+            final = merge(old, finding) if old is not None else finding
+            stored.append(final)
+            row = finding_row(final)
+            if old is None:
+                inserts.append(row)
+            else:
+                updates.append({"b_id": row.pop("id"), **row})
+        if inserts:
+            conn.execute(sa.insert(findings), inserts)
+        if updates:
+            conn.execute(sa.update(findings).where(findings.c.id == sa.bindparam("b_id")), updates)
+        for chunk in _chunks(ids):
+            conn.execute(sa.delete(finding_resources).where(finding_resources.c.finding_id.in_(chunk)))
+        owned = [
+            {"finding_id": f["id"], "resource_id": rid}
+            for f in stored
+            for rid in resource_ids(f.get("resource", {}))
+        ]
+        if owned:
+            conn.execute(sa.insert(finding_resources), owned)
+        self._add_evidence(conn, {fid: ev for fid, (_, ev) in pending.items()})
+        return stored
+
+    def _add_evidence(self, conn: Connection, by_finding: dict[str, list[Evidence]]) -> None:
+        rows = [
+            {
+                "finding_id": fid,
+                "file": e.file,
+                "line": e.line,
+                "event_id": e.event_id,
+                "event_time": e.event_time,
+            }
+            for fid, evs in by_finding.items()
+            for e in sorted(evs, key=lambda e: e.event_time)[-EVIDENCE_KEPT:]
+        ]
+        if not rows:
+            return
+        conn.execute(sa.insert(evidence), rows)
+        for chunk in _chunks(list(by_finding)):
+            full = conn.scalars(
+                sa.select(evidence.c.finding_id)
+                .where(evidence.c.finding_id.in_(chunk))
+                .group_by(evidence.c.finding_id)
+                .having(sa.func.count() > EVIDENCE_KEPT)
+            ).all()
+            for fid in full:
+                keep = (
+                    sa.select(evidence.c.id)
+                    .where(evidence.c.finding_id == fid)
+                    .order_by(evidence.c.event_time.desc(), evidence.c.id.desc())
+                    .limit(EVIDENCE_KEPT)
+                )
+                conn.execute(
+                    sa.delete(evidence).where(evidence.c.finding_id == fid, evidence.c.id.not_in(keep))
+                )
+
+    def set_archived(self, ids: Sequence[str], archived: bool = True) -> int:
+        """Archive (or unarchive) findings, as GuardDuty's ArchiveFindings; returns how many changed."""
+        changed = 0
+        with self._transaction("archive findings") as conn:
+            for fid, finding in self._load(conn, list(dict.fromkeys(ids)), lock=True).items():
+                if bool(finding.get("service", {}).get("archived", False)) == archived:
+                    continue
+                finding.setdefault("service", {})["archived"] = archived
+                conn.execute(
+                    sa.update(findings)
+                    .where(findings.c.id == fid)
+                    .values(archived=archived, data=orjson.dumps(finding).decode())
+                )
+                changed += 1
+        return changed
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _load(self, conn: Connection, ids: Sequence[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            stmt = sa.select(findings.c.id, findings.c.data).where(findings.c.id.in_(chunk))
+            if lock:
+                stmt = stmt.with_for_update()
+            for fid, data in conn.execute(stmt):
+                out[fid] = orjson.loads(data)
+        return out
+
+    def get_findings(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored findings with these ids, in the order asked (unknown ids are skipped)."""
+        wanted = list(dict.fromkeys(ids))
+        with self._transaction("read findings", read=True) as conn:
+            found = self._load(conn, wanted)
+        return [found[i] for i in wanted if i in found]
+
+    def list_findings(self, q: FindingQuery) -> list[dict[str, Any]]:
+        """The findings ``q`` selects, most severe first, then most recently updated."""
+        with self._transaction("list findings", read=True) as conn:
+            return [orjson.loads(data) for data in conn.scalars(q.select())]
+
+    def evidence(self, finding_id: str) -> list[Evidence]:
+        """The evidence records kept for a finding, oldest first (at most ``EVIDENCE_KEPT``)."""
+        stmt = (
+            sa.select(evidence.c.file, evidence.c.line, evidence.c.event_id, evidence.c.event_time)
+            .where(evidence.c.finding_id == finding_id)
+            .order_by(evidence.c.event_time, evidence.c.id)
+        )
+        with self._transaction("read evidence", read=True) as conn:
+            return [
+                Evidence(
+                    file=file,
+                    line=line,
+                    event_id=event_id,
+                    event_time=event_time or datetime.min.replace(tzinfo=UTC),
+                )
+                for file, line, event_id, event_time in conn.execute(stmt)
+            ]

@@ -1,0 +1,87 @@
+"""The store's tables as the code reads and writes them (``migrations`` creates them).
+
+``findings`` holds one row per finding: the GuardDuty JSON in ``data`` plus the columns
+queries filter and sort on. ``finding_resources`` lists every identifier of a finding's
+resource (instance, ENI, access key, principal, user, bucket) so ``--resource`` matches any
+of them. ``evidence`` points at raw log records, at most ``EVIDENCE_KEPT`` per finding.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL
+    (``timestamptz``) alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+# SQLite's rowid alias must be spelt INTEGER; PostgreSQL gets a 64-bit identity.
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+findings = sa.Table(
+    "findings",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("severity", sa.Float, nullable=False),
+    sa.Column("resource_type", sa.String(32)),
+    sa.Column("resource_id", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("event_first_seen", UTCDateTime),
+    sa.Column("event_last_seen", UTCDateTime),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+finding_resources = sa.Table(
+    "finding_resources",
+    metadata,
+    sa.Column(
+        "finding_id", sa.String(64), sa.ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("resource_id", sa.String(256), primary_key=True),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.String(64), sa.ForeignKey("findings.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer),
+    sa.Column("event_id", sa.String(128)),
+    sa.Column("event_time", UTCDateTime, nullable=False),
+)
