@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -43,15 +43,16 @@ def _stdout() -> Console:
     """stdout for tables: the terminal's width, or wide enough not to fold rows when piped."""
     return Console() if sys.stdout.isatty() else Console(width=220)
 
+
 T = TypeVar("T")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class SeverityBand(str, Enum):
+class SeverityBand(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
@@ -163,14 +164,20 @@ class _Bar:
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or s3://bucket/prefix locations.")],
     threat_list: Annotated[
-        list[Path] | None, typer.Option("--threat-list", help="Threat list in GuardDuty TXT format (repeatable).")
+        list[Path] | None,
+        typer.Option("--threat-list", help="Threat list in GuardDuty TXT format (repeatable)."),
     ] = None,
     trusted_list: Annotated[
-        list[Path] | None, typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable).")
+        list[Path] | None,
+        typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable)."),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", help="Write the findings here instead of stdout.")] = None,
-    batch_rows: Annotated[int, typer.Option("--batch-rows", min=1000, help="Records per detection batch.")] = 250_000,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the findings here instead of stdout.")
+    ] = None,
+    batch_rows: Annotated[
+        int, typer.Option("--batch-rows", min=1000, help="Records per detection batch.")
+    ] = 250_000,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not draw the progress bar.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -184,8 +191,10 @@ def scan(
         from keibi.pipeline import scan as run_scan
 
         cfg = _config(config)
-        threats = [load_txt(p) for p in [*cfg.intel.threat_lists, *(threat_list or [])]]
-        trusted = [load_txt(p, kind="trusted") for p in [*cfg.intel.trusted_lists, *(trusted_list or [])]]
+        threat_paths: list[str | Path] = [*cfg.intel.threat_lists, *(threat_list or [])]
+        trusted_paths: list[str | Path] = [*cfg.intel.trusted_lists, *(trusted_list or [])]
+        threats = [load_txt(p) for p in threat_paths]
+        trusted = [load_txt(p, kind="trusted") for p in trusted_paths]
         intel = Intel.with_builtin_feeds(threat=threats, trusted=trusted)
         store = _open_store(cfg)
         try:
@@ -201,7 +210,12 @@ def scan(
                 transient=True,
             ) as progress:
                 result = run_scan(
-                    paths, store, intel=intel, settings=cfg.detect, batch_rows=batch_rows, progress=_Bar(progress)
+                    paths,
+                    store,
+                    intel=intel,
+                    settings=cfg.detect,
+                    batch_rows=batch_rows,
+                    progress=_Bar(progress),
                 )
         finally:
             store.close()
@@ -211,7 +225,9 @@ def scan(
         hidden = report.error_count - min(len(report.errors), 20)
         if hidden > 0:
             err.print(f"[yellow]… and {hidden} more skipped input errors[/]")
-        read = ", ".join(f"{report.records.get(s, 0):,} {s} records in {n} files" for s, n in report.files.items() if n)
+        read = ", ".join(
+            f"{report.records.get(s, 0):,} {s} records in {n} files" for s, n in report.files.items() if n
+        )
         err.print(
             f"read {read or 'no log records'}; skipped {report.skipped_records} records and {report.skipped_files} files",
             highlight=False,
@@ -239,11 +255,18 @@ def findings_list(
     severity: Annotated[SeverityBand | None, typer.Option("--severity", help="Severity band.")] = None,
     account: Annotated[list[str] | None, typer.Option("--account", help="Account id (repeatable).")] = None,
     resource: Annotated[
-        list[str] | None, typer.Option("--resource", help="Instance, ENI, access key, user or bucket (repeatable).")
+        list[str] | None,
+        typer.Option("--resource", help="Instance, ENI, access key, user or bucket (repeatable)."),
     ] = None,
-    since: Annotated[datetime | None, typer.Option("--since", help="Last seen at or after (ISO time, UTC).")] = None,
-    until: Annotated[datetime | None, typer.Option("--until", help="Last seen before (ISO time, UTC).")] = None,
-    archived: Annotated[bool, typer.Option("--archived", help="List archived findings instead of active ones.")] = False,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Last seen at or after (ISO time, UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option("--until", help="Last seen before (ISO time, UTC).")
+    ] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="List archived findings instead of active ones.")
+    ] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many findings.")] = None,
     fmt: FormatOption = OutputFormat.table,
     config: ConfigOption = None,
@@ -338,7 +361,10 @@ def list_detectors(
         if fmt is OutputFormat.json:
             _write_json(report, None)
             return
-        table = Table(title=f"GuardDuty finding types: {report['implemented']}/{report['total']} implemented", title_justify="left")
+        table = Table(
+            title=f"GuardDuty finding types: {report['implemented']}/{report['total']} implemented",
+            title_justify="left",
+        )
         for col in ("Type", "Severity", "Data sources", "Detection", "Detector"):
             table.add_column(col)
         for row in report["types"]:
@@ -357,8 +383,12 @@ def list_detectors(
 @tester_app.command("generate")
 def tester_generate(
     outdir: Annotated[Path, typer.Argument(help="Directory to write AWSLogs/... and lists/ into.")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same bytes.")] = 7,
-    scale: Annotated[float, typer.Option("--scale", min=0.01, help="Multiplies the benign background volume.")] = 1.0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed; the same seed writes the same bytes.")
+    ] = 7,
+    scale: Annotated[
+        float, typer.Option("--scale", min=0.01, help="Multiplies the benign background volume.")
+    ] = 1.0,
 ) -> None:
     """Write realistic logs for every implemented finding type plus benign background, in AWS's delivery layouts."""
 
@@ -366,7 +396,10 @@ def tester_generate(
         from keibi.tester import generate
 
         manifest = generate(outdir, seed=seed, scale=scale)
-        err.print(f"wrote {len(manifest.scenarios)} attack scenarios and background logs to {outdir}", highlight=False)
+        err.print(
+            f"wrote {len(manifest.scenarios)} attack scenarios and background logs to {outdir}",
+            highlight=False,
+        )
 
     _guard(run)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +56,7 @@ class Config:
         return self.database_url or f"sqlite:///{self.data_dir / 'keibi.db'}"
 
 
-_DETECT_KEYS = {
+_DETECT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "portscan_window_minutes": ("portscan_window", lambda v: timedelta(minutes=v)),
     "portscan_min_ports": ("portscan_min_ports", int),
     "ssh_window_minutes": ("ssh_window", lambda v: timedelta(minutes=v)),
@@ -66,7 +67,9 @@ _DETECT_KEYS = {
 def _check_keys(path: str, section: str, table: dict[str, Any], allowed: set[str]) -> None:
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"unknown key (expected one of: {', '.join(sorted(allowed))})", path, f"{section}.{key}")
+            raise ConfigError(
+                f"unknown key (expected one of: {', '.join(sorted(allowed))})", path, f"{section}.{key}"
+            )
 
 
 def _number(path: str, key: str, value: Any) -> int | float:
@@ -115,7 +118,9 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         if key in detect_raw
     }
     intel = IntelConfig(
-        threat_lists=tuple(str(base / p) for p in _strings(where, "intel.threat_lists", intel_raw.get("threat_lists", []))),
+        threat_lists=tuple(
+            str(base / p) for p in _strings(where, "intel.threat_lists", intel_raw.get("threat_lists", []))
+        ),
         trusted_lists=tuple(
             str(base / p) for p in _strings(where, "intel.trusted_lists", intel_raw.get("trusted_lists", []))
         ),

@@ -8,11 +8,21 @@ backfill finds what live reading would. A window counts as closed once the newes
 on that source is ``LATENESS`` past its end (VPC flow records are aggregated over up to ten
 minutes and delivered per interface, so files interleave by a few minutes); the end of a scan
 closes every window.
+
+Parsing is the measured bottleneck and, for JSON, holds the GIL; so on a big scan local files
+of delivery size are parsed by ``parse_workers`` worker processes while this process enriches
+and detects. Results are consumed in plan order with a bounded number in flight, so the
+findings are those of a sequential run and memory stays bounded by batch size and the window.
+A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -23,11 +33,13 @@ from keibi.detect import ROW, DetectContext, Detector, DetectorRegistry, DetectS
 from keibi.enrich import enrich
 from keibi.findings import build_findings
 from keibi.intel import Intel
-from keibi.sources import SOURCES, LogFile, Report, SourceName, plan, read
+from keibi.sources import SOURCES, LocalLocation, LogFile, PlannedFile, Report, SourceName, plan, read
 from keibi.store import Store
 
 LATENESS: Final = timedelta(minutes=15)
 DEFAULT_BATCH_ROWS: Final = 250_000
+POOL_MIN_SCAN_BYTES: Final = 64 << 20  # below this a worker pool costs more than it saves
+POOL_MAX_FILE_BYTES: Final = 32 << 20  # a (compressed) file this big is streamed, not parsed whole
 
 
 class ScanProgress(Protocol):
@@ -122,7 +134,9 @@ class Engine:
             self._detect(det, frame)
             return
         window = det.window(self.ctx)
-        closed = ((pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)).fill_null(True)
+        closed = ((pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)).fill_null(
+            True
+        )
         ready = frame.filter(closed)
         self._carry[det.id] = frame.filter(~closed)
         if not ready.is_empty():
@@ -134,9 +148,50 @@ class Engine:
         if found.is_empty():
             return
         now = self.now or datetime.now(UTC)
-        records = build_findings(found, frame, det.source, self.types, now=now)
+        records = build_findings(found, frame, det.source, self.types, now=now, detector=det.id)
         for stored in self.store.upsert_findings(records):
             self.touched[stored["id"]] = None
+
+
+def _parse_whole(planned: PlannedFile, batch_rows: int) -> tuple[list[pl.DataFrame], Report]:
+    """Worker-process body: one file's frames and its own report."""
+    report = Report()
+    return list(read(planned, report, batch_rows=batch_rows)), report
+
+
+def default_workers() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+def _frames_in_order(
+    planned: Sequence[PlannedFile], report: Report, batch_rows: int, workers: int
+) -> Iterator[tuple[PlannedFile, list[pl.DataFrame] | Iterator[pl.DataFrame]]]:
+    """Each planned file with its frames, in plan order; pooled files are parsed ahead."""
+    pooled = [
+        workers > 0 and isinstance(p.location, LocalLocation) and p.file.size <= POOL_MAX_FILE_BYTES
+        for p in planned
+    ]
+    if not any(pooled):
+        for item in planned:
+            yield item, read(item, report, batch_rows=batch_rows)
+        return
+    ahead = 2 * workers
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures: deque[tuple[int, Future[tuple[list[pl.DataFrame], Report]]]] = deque()
+        submitted = 0
+        for index, item in enumerate(planned):
+            while submitted < len(planned) and submitted <= index + ahead:
+                if pooled[submitted]:
+                    futures.append((submitted, pool.submit(_parse_whole, planned[submitted], batch_rows)))
+                submitted += 1
+            if not pooled[index]:
+                yield item, read(item, report, batch_rows=batch_rows)
+                continue
+            position, future = futures.popleft()
+            assert position == index
+            frames, own = future.result()
+            report.merge(own)
+            yield item, frames
 
 
 def scan(
@@ -148,16 +203,26 @@ def scan(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: ScanProgress | None = None,
     now: datetime | None = None,
+    parse_workers: int | None = None,
+    pool_min_bytes: int = POOL_MIN_SCAN_BYTES,
 ) -> ScanResult:
-    """Read every file under ``uris`` in event-time order, detect, and store the findings."""
+    """Read every file under ``uris`` in event-time order, detect, and store the findings.
+
+    ``parse_workers`` processes parse files ahead when the scan holds at least
+    ``pool_min_bytes`` (default: up to two, one per core; 0 parses everything here).
+    """
     report = Report()
     planned = plan(uris, report)
     engine = Engine(store, intel=intel, settings=settings, batch_rows=batch_rows, now=now)
+    size = sum(p.file.size for p in planned)
     if progress is not None:
-        progress.start(len(planned), sum(p.file.size for p in planned))
-    for item in planned:
+        progress.start(len(planned), size)
+    workers = default_workers() if parse_workers is None else parse_workers
+    if size < pool_min_bytes:
+        workers = 0
+    for item, frames in _frames_in_order(planned, report, batch_rows, workers):
         records = 0
-        for frame in read(item, report, batch_rows=batch_rows):
+        for frame in frames:
             records += frame.height
             engine.feed(item.source, frame)
         if progress is not None:
@@ -165,4 +230,12 @@ def scan(
     return ScanResult(report=report, findings=engine.finish())
 
 
-__all__ = ["DEFAULT_BATCH_ROWS", "LATENESS", "Engine", "ScanProgress", "ScanResult", "scan"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "LATENESS",
+    "Engine",
+    "ScanProgress",
+    "ScanResult",
+    "default_workers",
+    "scan",
+]

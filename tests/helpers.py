@@ -24,18 +24,31 @@ def scan_result(
     store: Store | None = None,
     batch_rows: int = 250_000,
     settings: DetectSettings | None = None,
+    parse_workers: int = 0,
+    pool_min_bytes: int = 0,
 ) -> ScanResult:
-    """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None)."""
+    """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None).
+
+    Parsing stays in this process unless ``parse_workers`` asks for a pool."""
     intel = Intel.with_builtin_feeds(
-        threat=[load_txt(p) for p in threat_lists], trusted=[load_txt(p, kind="trusted") for p in trusted_lists]
+        threat=[load_txt(p) for p in threat_lists],
+        trusted=[load_txt(p, kind="trusted") for p in trusted_lists],
     )
     uris = [str(p) for p in paths]
+    options: dict[str, Any] = {
+        "intel": intel,
+        "settings": settings,
+        "batch_rows": batch_rows,
+        "now": FIXED_NOW,
+        "parse_workers": parse_workers,
+        "pool_min_bytes": pool_min_bytes,
+    }
     if store is not None:
-        return scan(uris, store, intel=intel, settings=settings, batch_rows=batch_rows, now=FIXED_NOW)
+        return scan(uris, store, **options)
     with tempfile.TemporaryDirectory() as tmp:
         own = Store.for_data_dir(Path(tmp))
         try:
-            return scan(uris, own, intel=intel, settings=settings, batch_rows=batch_rows, now=FIXED_NOW)
+            return scan(uris, own, **options)
         finally:
             own.close()
 

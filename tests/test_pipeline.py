@@ -1,5 +1,6 @@
-"""The engine's promise: findings (ids, counts, event-time spans) do not depend on batch size,
-because windowed detectors see each row once inside its closed event-time window."""
+"""The engine's promise: findings (ids, counts, event-time spans) do not depend on batch size
+(windowed detectors see each row once inside its closed event-time window) nor on whether
+files are parsed in worker processes."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _scan(demo: Path, batch_rows: int) -> list[dict[str, Any]]:
+def _scan(demo: Path, batch_rows: int, parse_workers: int = 0) -> list[dict[str, Any]]:
     return scan_findings(
         [demo / "AWSLogs"],
         threat_lists=[demo / "lists" / "threat.txt"],
         trusted_lists=[demo / "lists" / "trusted.txt"],
         batch_rows=batch_rows,
+        parse_workers=parse_workers,
     )
 
 
@@ -43,3 +45,10 @@ def _essence(findings: list[dict[str, Any]]) -> list[tuple[str, str, int, str, s
 
 def test_findings_do_not_depend_on_batch_size(demo: Path) -> None:
     assert _essence(_scan(demo, 1_000)) == _essence(_scan(demo, 250_000))
+
+
+def test_worker_processes_change_nothing(demo: Path) -> None:
+    """Files parsed ahead in worker processes give exactly the findings of a sequential read."""
+    sequential = _essence(_scan(demo, 5_000))
+    assert len(sequential) >= 10
+    assert _essence(_scan(demo, 5_000, parse_workers=2)) == sequential

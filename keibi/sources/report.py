@@ -45,6 +45,20 @@ class Report:
         if len(self.errors) < MAX_STORED_ERRORS:
             self.errors.append(InputError(path, line, reason))
 
+    def merge(self, other: Report) -> None:
+        """Add ``other``'s counts and errors (a file read in a worker process) to this report."""
+        for mine, theirs in (
+            (self.files, other.files),
+            (self.records, other.records),
+            (self.bytes, other.bytes),
+        ):
+            for source, n in theirs.items():
+                mine[source] = mine.get(source, 0) + n
+        self.skipped_records += other.skipped_records
+        self.skipped_files += other.skipped_files
+        self.error_count += other.error_count
+        self.errors.extend(other.errors[: max(0, MAX_STORED_ERRORS - len(self.errors))])
+
     @property
     def ok(self) -> bool:
         """True when nothing was skipped."""
