@@ -28,7 +28,16 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["scan"], ["findings"], ["findings", "list"], ["findings", "show"], ["detectors"], ["tester", "generate"]]
+    "args",
+    [
+        [],
+        ["scan"],
+        ["findings"],
+        ["findings", "list"],
+        ["findings", "show"],
+        ["detectors"],
+        ["tester", "generate"],
+    ],
 )
 def test_help_everywhere(runner: CliRunner, args: list[str]) -> None:
     result = runner.invoke(app, [*args, "--help"])
@@ -37,7 +46,9 @@ def test_help_everywhere(runner: CliRunner, args: list[str]) -> None:
 
 
 def test_scan_json_is_guardduty_findings(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["scan", str(ROOT_SCENARIO / "attacker_cloudtrail.json"), str(STOP), "--format", "json"])
+    result = runner.invoke(
+        app, ["scan", str(ROOT_SCENARIO / "attacker_cloudtrail.json"), str(STOP), "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     findings = json.loads(result.stdout)
     assert {f["type"] for f in findings} == {
@@ -57,7 +68,10 @@ def test_scan_table_then_findings_list_and_show(runner: CliRunner) -> None:
     assert listed.exit_code == 0, listed.output
     [finding] = json.loads(listed.stdout)
     assert finding["type"] == "Stealth:IAMUser/CloudTrailLoggingDisabled"
-    assert json.loads(runner.invoke(app, ["findings", "list", "--severity", "high", "--format", "json"]).stdout) == []
+    assert (
+        json.loads(runner.invoke(app, ["findings", "list", "--severity", "high", "--format", "json"]).stdout)
+        == []
+    )
     shown = runner.invoke(app, ["findings", "show", finding["id"], "--format", "table"])
     assert shown.exit_code == 0, shown.output
     assert "aws.defense-evasion.cloudtrail-stop.json" in shown.stdout
@@ -67,7 +81,9 @@ def test_scan_output_file(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     result = runner.invoke(app, ["scan", str(STOP), "--format", "json", "--output", str(target)])
     assert result.exit_code == 0, result.output
-    assert [f["type"] for f in json.loads(target.read_text())] == ["Stealth:IAMUser/CloudTrailLoggingDisabled"]
+    assert [f["type"] for f in json.loads(target.read_text())] == [
+        "Stealth:IAMUser/CloudTrailLoggingDisabled"
+    ]
 
 
 def test_skipped_input_sets_exit_status_and_names_the_line(runner: CliRunner, tmp_path: Path) -> None:

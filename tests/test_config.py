@@ -35,7 +35,10 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[detect]\nportscan_min_port = 3\n", "keibi.toml:detect.portscan_min_port: unknown key"),
-        ("[detect]\nssh_min_attempts = -1\n", "keibi.toml:detect.ssh_min_attempts: must be a positive number"),
+        (
+            "[detect]\nssh_min_attempts = -1\n",
+            "keibi.toml:detect.ssh_min_attempts: must be a positive number",
+        ),
         ("[intel]\nthreat_lists = 'x.txt'\n", "keibi.toml:intel.threat_lists: must be a list of file paths"),
         ("[keibi\n", "keibi.toml: not valid TOML"),
     ],

@@ -56,7 +56,9 @@ def _input(entry: dict[str, Any], tmp_path: Path) -> Path:
 
 
 def _id(entry: dict[str, Any]) -> str:
-    return entry["file"] + ("" if "selector" not in entry else " " + "/".join(map(str, entry["selector"].values())))
+    return entry["file"] + (
+        "" if "selector" not in entry else " " + "/".join(map(str, entry["selector"].values()))
+    )
 
 
 @pytest.mark.parametrize("entry", CASES, ids=[_id(e) for e in CASES])
@@ -66,7 +68,10 @@ def test_labelled_dataset(entry: dict[str, Any], tmp_path: Path) -> None:
         x["type"]
         for x in entry.get("expected", [])
         if x["type"] in IMPLEMENTED
-        and (x["confidence"] in POSITIVE or (x["confidence"] == "ti-dependent" and x["type"] in BUILTIN_FEED_TYPES))
+        and (
+            x["confidence"] in POSITIVE
+            or (x["confidence"] == "ti-dependent" and x["type"] in BUILTIN_FEED_TYPES)
+        )
     }
     unwanted = {x["type"] for x in entry.get("not_expected", []) if x["confidence"] in NEGATIVE}
     assert wanted <= found, f"missing {wanted - found}"
@@ -86,10 +91,16 @@ def test_crypto_rule_negatives_stay_quiet(tmp_path: Path) -> None:
 def test_custom_threat_list_on_the_attacker_flows(tmp_path: Path) -> None:
     """The scenario's flows only become MaliciousIPCaller.Custom once the attacker IP is listed."""
     flows = DATASETS / "panther-analysis/test-scenarios/compromised-root-creds/attacker_vpc.vpc_flow.log"
-    assert "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" not in {f["type"] for f in scan_findings([flows])}
+    assert "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" not in {
+        f["type"] for f in scan_findings([flows])
+    }
     listed = tmp_path / "threat.txt"
     listed.write_text("# attacker seen in the root-credential scenario\n92.55.146.245\n")
-    found = [f for f in scan_findings([flows], threat_lists=[listed]) if f["type"].endswith("MaliciousIPCaller.Custom")]
+    found = [
+        f
+        for f in scan_findings([flows], threat_lists=[listed])
+        if f["type"].endswith("MaliciousIPCaller.Custom")
+    ]
     assert [f["type"] for f in found] == ["UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"]
     info = json.loads(found[0]["service"]["additionalInfo"]["value"])
     assert info["threatListName"] == "threat"

@@ -25,7 +25,9 @@ def _isort_key(name: str) -> tuple[int, str]:
 def test_all_is_sorted_and_importable(package: str) -> None:
     module = importlib.import_module(package)
     names = list(module.__all__)
-    assert names == sorted(names, key=_isort_key), f"{package}.__all__ is not sorted (constants, classes, functions)"
+    assert names == sorted(names, key=_isort_key), (
+        f"{package}.__all__ is not sorted (constants, classes, functions)"
+    )
     for name in names:
         assert hasattr(module, name), f"{package}.__all__ names {name!r}, which it does not define"
 

@@ -19,7 +19,11 @@ from keibi.errors import ConfigError
 def load_catalogue(path: Path | None = None) -> list[dict[str, Any]]:
     """The active GuardDuty finding types on keibi's data sources."""
     try:
-        raw = path.read_bytes() if path else files("keibi.detect").joinpath("data/finding_types.json").read_bytes()
+        raw = (
+            path.read_bytes()
+            if path
+            else files("keibi.detect").joinpath("data/finding_types.json").read_bytes()
+        )
         data = orjson.loads(raw)
     except (OSError, orjson.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read finding type catalogue: {exc}", str(path) if path else None) from None
