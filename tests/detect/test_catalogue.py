@@ -57,3 +57,14 @@ def test_coverage_is_a_number(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\nGuardDuty catalogue coverage: {report['implemented']}/{report['total']}")
     assert report["implemented"] >= 12
+
+
+@pytest.mark.parametrize(("detector_id", "ftype"), EMITTED, ids=[t.type for _, t in EMITTED])
+def test_every_type_has_hit_and_miss_samples(detector_id: str, ftype: FindingType) -> None:
+    family, name = detector_id.split(".")
+    samples = Path(__file__).resolve().parent / family / "samples" / name
+    expected = json.loads((samples / "expected.json").read_text())
+    hits = [f for f, found in expected.items() if any(h["type"] == ftype.type for h in found)]
+    assert hits, f"no hit sample raises {ftype.type}"
+    assert all((samples / f).is_file() for f in hits)
+    assert sorted(samples.glob("miss_*")), f"no miss sample for {detector_id}"
