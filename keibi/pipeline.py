@@ -39,7 +39,7 @@ from keibi.store import Store
 LATENESS: Final = timedelta(minutes=15)
 DEFAULT_BATCH_ROWS: Final = 250_000
 POOL_MIN_SCAN_BYTES: Final = 64 << 20  # below this a worker pool costs more than it saves
-POOL_MAX_FILE_BYTES: Final = 32 << 20  # a (compressed) file this big is streamed, not parsed whole
+POOL_MAX_FILE_BYTES: Final = 8 << 20  # a (compressed) file bigger than this is streamed, not parsed whole
 
 
 class ScanProgress(Protocol):

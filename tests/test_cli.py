@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -126,3 +127,20 @@ def test_console_script_is_installed() -> None:
     keibi = shutil.which("keibi") or str(Path(__file__).resolve().parents[1] / ".venv/bin/keibi")
     done = subprocess.run([keibi, "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("keibi ")
+
+
+def test_scan_s3_prefix(runner: CliRunner, s3_bucket: tuple[Any, str]) -> None:
+    """``keibi scan s3://bucket/prefix`` reads through boto3 (moto's server) like a local tree."""
+    client, bucket = s3_bucket
+    key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/root.json"
+    client.put_object(Bucket=bucket, Key=key, Body=(ROOT_SCENARIO / "attacker_cloudtrail.json").read_bytes())
+    client.put_object(Bucket=bucket, Key="AWSLogs/stop.json", Body=STOP.read_bytes())
+    result = runner.invoke(app, ["scan", f"s3://{bucket}/AWSLogs/", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    findings = json.loads(result.stdout)
+    assert sorted(f["type"] for f in findings) == [
+        "Policy:IAMUser/RootCredentialUsage",
+        "Stealth:IAMUser/CloudTrailLoggingDisabled",
+    ]
+    pointers = json.loads(findings[0]["service"]["additionalInfo"]["value"])["keibi"]["evidence"]
+    assert all(p["file"].startswith(f"s3://{bucket}/AWSLogs/") for p in pointers)

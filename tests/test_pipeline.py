@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from keibi.store import FindingQuery, Store
 from keibi.tester import generate
+from tests.dbs import postgres_url
 from tests.helpers import scan_findings
 
 
@@ -52,3 +54,25 @@ def test_worker_processes_change_nothing(demo: Path) -> None:
     sequential = _essence(_scan(demo, 5_000))
     assert len(sequential) >= 10
     assert _essence(_scan(demo, 5_000, parse_workers=2)) == sequential
+
+
+def test_postgres_store_gives_the_sqlite_findings_and_aggregates_repeats(demo: Path) -> None:
+    """The same scan into the real PostgreSQL finds what SQLite finds; scanning the same
+    logs again updates the same findings (same ids, counts doubled) instead of adding any."""
+    expected = _essence(_scan(demo, 250_000))
+    lists = {
+        "threat_lists": [demo / "lists" / "threat.txt"],
+        "trusted_lists": [demo / "lists" / "trusted.txt"],
+    }
+    with postgres_url() as url:
+        store = Store(url)
+        try:
+            first = scan_findings([demo / "AWSLogs"], store=store, **lists)
+            assert _essence(first) == expected
+            again = scan_findings([demo / "AWSLogs"], store=store, **lists)
+            assert sorted((f["id"], f["service"]["count"]) for f in again) == sorted(
+                (f["id"], 2 * f["service"]["count"]) for f in first
+            )
+            assert len(store.list_findings(FindingQuery())) == len(first)
+        finally:
+            store.close()
