@@ -179,6 +179,10 @@ def scan(
         int, typer.Option("--batch-rows", min=1000, help="Records per detection batch.")
     ] = 250_000,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not draw the progress bar.")] = False,
+    rescan: Annotated[
+        bool,
+        typer.Option("--rescan", help="Read again files an earlier scan already read (counts them twice)."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Read AWS logs (CloudTrail, VPC Flow Logs, Route 53 Resolver), detect threats, store and print findings.
@@ -216,6 +220,7 @@ def scan(
                     settings=cfg.detect,
                     batch_rows=batch_rows,
                     progress=_Bar(progress),
+                    rescan=rescan,
                 )
         finally:
             store.close()
@@ -232,6 +237,11 @@ def scan(
             f"read {read or 'no log records'}; skipped {report.skipped_records} records and {report.skipped_files} files",
             highlight=False,
         )
+        if result.already_scanned:
+            err.print(
+                f"left out {result.already_scanned} files an earlier scan already read (--rescan reads them again)",
+                highlight=False,
+            )
         findings = sorted(result.findings, key=lambda f: (-float(f["severity"]), f["type"], f["id"]))
         if fmt is OutputFormat.json:
             _write_json(findings, output)

@@ -56,6 +56,7 @@ class ScanResult:
 
     report: Report
     findings: list[dict[str, Any]] = field(default_factory=list)
+    already_scanned: int = 0  # files an earlier scan read, left out (``rescan`` reads them)
 
 
 @dataclass
@@ -205,14 +206,20 @@ def scan(
     now: datetime | None = None,
     parse_workers: int | None = None,
     pool_min_bytes: int = POOL_MIN_SCAN_BYTES,
+    rescan: bool = False,
 ) -> ScanResult:
     """Read every file under ``uris`` in event-time order, detect, and store the findings.
 
-    ``parse_workers`` processes parse files ahead when the scan holds at least
+    Each input file is read once: files an earlier scan read (same uri, size and ETag) are
+    left out unless ``rescan``, so scanning a growing archive again only reads what is new
+    and never counts an occurrence twice. The files are recorded once the scan has stored
+    its findings. ``parse_workers`` processes parse files ahead when the scan holds at least
     ``pool_min_bytes`` (default: up to two, one per core; 0 parses everything here).
     """
     report = Report()
     planned = plan(uris, report)
+    done = set() if rescan else store.processed([_input_file(p) for p in planned])
+    planned = [p for p in planned if p.file.uri not in done]
     engine = Engine(store, intel=intel, settings=settings, batch_rows=batch_rows, now=now)
     size = sum(p.file.size for p in planned)
     if progress is not None:
@@ -227,7 +234,13 @@ def scan(
             engine.feed(item.source, frame)
         if progress is not None:
             progress.advance(item.file, records)
-    return ScanResult(report=report, findings=engine.finish())
+    findings = engine.finish()
+    store.mark_processed([_input_file(p) for p in planned], now or datetime.now(UTC))
+    return ScanResult(report=report, findings=findings, already_scanned=len(done))
+
+
+def _input_file(planned: PlannedFile) -> tuple[str, int, str | None]:
+    return (planned.file.uri, planned.file.size, planned.file.etag)
 
 
 __all__ = [

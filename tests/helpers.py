@@ -26,6 +26,7 @@ def scan_result(
     settings: DetectSettings | None = None,
     parse_workers: int = 0,
     pool_min_bytes: int = 0,
+    rescan: bool = False,
 ) -> ScanResult:
     """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None).
 
@@ -42,6 +43,7 @@ def scan_result(
         "now": FIXED_NOW,
         "parse_workers": parse_workers,
         "pool_min_bytes": pool_min_bytes,
+        "rescan": rescan,
     }
     if store is not None:
         return scan(uris, store, **options)

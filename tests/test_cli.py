@@ -144,3 +144,14 @@ def test_scan_s3_prefix(runner: CliRunner, s3_bucket: tuple[Any, str]) -> None:
     ]
     pointers = json.loads(findings[0]["service"]["additionalInfo"]["value"])["keibi"]["evidence"]
     assert all(p["file"].startswith(f"s3://{bucket}/AWSLogs/") for p in pointers)
+
+
+def test_second_scan_reads_each_file_once(runner: CliRunner) -> None:
+    first = runner.invoke(app, ["scan", str(STOP), "--format", "json"])
+    assert [f["service"]["count"] for f in json.loads(first.stdout)] == [1]
+    second = runner.invoke(app, ["scan", str(STOP), "--format", "json"])
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout) == []
+    assert "left out 1 files an earlier scan already read" in second.stderr
+    third = runner.invoke(app, ["scan", str(STOP), "--format", "json", "--rescan"])
+    assert [f["service"]["count"] for f in json.loads(third.stdout)] == [2]

@@ -12,7 +12,7 @@ import pytest
 from keibi.store import FindingQuery, Store
 from keibi.tester import generate
 from tests.dbs import postgres_url
-from tests.helpers import scan_findings
+from tests.helpers import scan_findings, scan_result
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,10 @@ def test_worker_processes_change_nothing(demo: Path) -> None:
     assert _essence(_scan(demo, 5_000, parse_workers=2)) == sequential
 
 
-def test_postgres_store_gives_the_sqlite_findings_and_aggregates_repeats(demo: Path) -> None:
-    """The same scan into the real PostgreSQL finds what SQLite finds; scanning the same
-    logs again updates the same findings (same ids, counts doubled) instead of adding any."""
+def test_postgres_store_gives_the_sqlite_findings_and_reads_each_file_once(demo: Path) -> None:
+    """The same scan into the real PostgreSQL finds what SQLite finds. Scanning the same logs
+    again reads nothing (each file once); ``rescan`` reads them again and updates the same
+    findings (same ids, counts doubled) instead of adding any."""
     expected = _essence(_scan(demo, 250_000))
     lists = {
         "threat_lists": [demo / "lists" / "threat.txt"],
@@ -69,7 +70,11 @@ def test_postgres_store_gives_the_sqlite_findings_and_aggregates_repeats(demo: P
         try:
             first = scan_findings([demo / "AWSLogs"], store=store, **lists)
             assert _essence(first) == expected
-            again = scan_findings([demo / "AWSLogs"], store=store, **lists)
+            repeat = scan_result([demo / "AWSLogs"], store=store, **lists)
+            assert repeat.findings == []
+            assert repeat.already_scanned > 0
+            assert sum(repeat.report.files.values()) == 0
+            again = scan_findings([demo / "AWSLogs"], store=store, rescan=True, **lists)
             assert sorted((f["id"], f["service"]["count"]) for f in again) == sorted(
                 (f["id"], 2 * f["service"]["count"]) for f in first
             )

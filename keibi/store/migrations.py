@@ -77,7 +77,19 @@ def _v1_findings_and_evidence(conn: Connection) -> None:
         table.create(conn)
 
 
-MIGRATIONS: list[Migration] = [_v1_findings_and_evidence]
+def _v2_processed_files(conn: Connection) -> None:
+    """processed_files: which input files (by uri, size and ETag) a scan has already read."""
+    sa.Table(
+        "processed_files",
+        sa.MetaData(),
+        sa.Column("uri", sa.String(1024), primary_key=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("etag", sa.String(128)),
+        sa.Column("processed_at", UTCDateTime, nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: list[Migration] = [_v1_findings_and_evidence, _v2_processed_files]
 
 
 def _lock(conn: Connection) -> None:

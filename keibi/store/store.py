@@ -19,12 +19,14 @@ from keibi.store import engine as engines
 from keibi.store._rows import finding_row, resource_ids
 from keibi.store.migrations import migrate
 from keibi.store.query import FindingQuery
-from keibi.store.tables import evidence, finding_resources, findings
+from keibi.store.tables import evidence, finding_resources, findings, processed_files
 
 DB_FILE: Final = "keibi.db"
 EVIDENCE_KEPT: Final = 1000  # evidence rows kept per finding: the newest
 _CHUNK: Final = 500  # ids per IN (...) list, well under SQLite's variable limit
 _TRIES: Final = 2  # a concurrent writer may insert the same new finding first: merge again
+
+InputFile = tuple[str, int, str | None]  # (uri, size, etag) of one log file
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -180,6 +182,34 @@ class Store:
                 conn.execute(
                     sa.delete(evidence).where(evidence.c.finding_id == fid, evidence.c.id.not_in(keep))
                 )
+
+    # -- input checkpoints ----------------------------------------------------------------
+
+    def processed(self, files: Sequence[InputFile]) -> set[str]:
+        """The uris of ``files`` already read by an earlier scan, with the same size and ETag."""
+        done: set[str] = set()
+        wanted = {uri: (size, etag) for uri, size, etag in files}
+        with self._transaction("read checkpoints") as conn:
+            for chunk in _chunks(list(wanted)):
+                rows = conn.execute(
+                    sa.select(processed_files.c.uri, processed_files.c.size, processed_files.c.etag).where(
+                        processed_files.c.uri.in_(chunk)
+                    )
+                )
+                done.update(uri for uri, size, etag in rows if wanted[uri] == (size, etag))
+        return done
+
+    def mark_processed(self, files: Sequence[InputFile], at: datetime) -> None:
+        """Record that ``files`` were read (replacing an older record of the same uri)."""
+        rows = {
+            uri: {"uri": uri, "size": size, "etag": etag, "processed_at": at} for uri, size, etag in files
+        }
+        if not rows:
+            return
+        with self._transaction("write checkpoints") as conn:
+            for chunk in _chunks(list(rows)):
+                conn.execute(sa.delete(processed_files).where(processed_files.c.uri.in_(chunk)))
+            conn.execute(sa.insert(processed_files), list(rows.values()))
 
     def set_archived(self, ids: Sequence[str], archived: bool = True) -> int:
         """Archive (or unarchive) findings, as GuardDuty's ArchiveFindings; returns how many changed."""

@@ -85,3 +85,12 @@ evidence = sa.Table(
     sa.Column("event_id", sa.String(128)),
     sa.Column("event_time", UTCDateTime, nullable=False),
 )
+
+processed_files = sa.Table(
+    "processed_files",
+    metadata,
+    sa.Column("uri", sa.String(1024), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.String(128)),
+    sa.Column("processed_at", UTCDateTime, nullable=False),
+)
