@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -21,6 +21,9 @@ from keibi.config import Config, load_config
 from keibi.detect import Severity, detectors
 from keibi.errors import KeibiError
 from keibi.sources import LogFile
+
+if TYPE_CHECKING:
+    from keibi.store import Store
 
 EXIT_USER_ERROR = 1
 EXIT_INPUT_SKIPPED = 3
@@ -78,7 +81,7 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
-def _open_store(config: Config) -> Any:
+def _open_store(config: Config) -> Store:
     from keibi.store import Store
 
     return Store(config.store_url) if config.database_url else Store.for_data_dir(config.data_dir)
@@ -286,9 +289,7 @@ def findings_list(
     def run() -> None:
         from keibi.store import FindingQuery
 
-        cfg = _config(config)
-        store = _open_store(cfg)
-        try:
+        with _open_store(_config(config)) as store:
             query = FindingQuery(
                 types=tuple(type_ or ()),
                 severity=severity.value if severity else None,
@@ -300,8 +301,6 @@ def findings_list(
                 limit=limit,
             )
             found = store.list_findings(query)
-        finally:
-            store.close()
         if fmt is OutputFormat.json:
             _write_json(found, None)
         else:
@@ -321,15 +320,11 @@ def findings_show(
     def run() -> None:
         from keibi.errors import ConfigError
 
-        cfg = _config(config)
-        store = _open_store(cfg)
-        try:
+        with _open_store(_config(config)) as store:
             found = store.get_findings([finding_id])
             if not found:
                 raise ConfigError(f"no finding with id {finding_id}")
             evidence = store.evidence(finding_id)
-        finally:
-            store.close()
         finding = found[0]
         if fmt is OutputFormat.json:
             _write_json(finding, None)

@@ -7,6 +7,7 @@ them into batches with one fixed schema per source (``schema.py``).
     ...         ...
 """
 
+from keibi.sources._flow_fields import DEFAULT_FORMAT as VPC_FLOW_DEFAULT_FORMAT
 from keibi.sources.locations import LocalLocation, Location, LogFile, S3Location, locate
 from keibi.sources.planning import PlannedFile, plan
 from keibi.sources.reading import read
@@ -20,6 +21,7 @@ __all__ = [
     "SCHEMAS",
     "SOURCES",
     "VPC_FLOW",
+    "VPC_FLOW_DEFAULT_FORMAT",
     "Layout",
     "LocalLocation",
     "Location",

@@ -18,25 +18,11 @@ from typing import Final
 
 import polars as pl
 
+from keibi.sources import VPC_FLOW_DEFAULT_FORMAT
 from keibi.tester.delivery import DELIVERY_SECONDS, flow_path
 from keibi.tester.vec import Vec, arange
 
-V2_FIELDS: Final = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-]
+V2_FIELDS: Final = list(VPC_FLOW_DEFAULT_FORMAT)  # the default format, as AWS writes its header
 V5_FIELDS: Final = [
     "version",
     "vpc-id",
