@@ -40,33 +40,28 @@ def _server(port: pl.Expr, other: pl.Expr) -> pl.Expr:
 
 def flow_sides(flows: pl.DataFrame) -> pl.DataFrame:
     """Add ``direction``, ``local_ip``/``local_port``, ``remote_ip``/``remote_port``, ``remote_private``."""
-    flow_dir = pl.col("flow_direction").str.to_lowercase()
-    frame = flows.with_columns(
-        is_private(flows["srcaddr"]).alias("_src_private"), is_private(flows["dstaddr"]).alias("_dst_private")
-    )
-    one_private = pl.col("_src_private") != pl.col("_dst_private")
-    local_is_src = (
-        pl.when(flow_dir == "egress")
-        .then(True)
-        .when(flow_dir == "ingress")
-        .then(False)
-        .when(one_private.fill_null(False))
-        .then(pl.col("_src_private"))
-        .otherwise(True)
-    )
-    frame = frame.with_columns(_local_is_src=local_is_src)
+    n = flows.height
+    # The distinct addresses of both sides are classified once; rows then only test membership
+    # in the (small) private and not-an-address sets, much cheaper than mapping every value.
+    distinct = pl.concat([flows["srcaddr"], flows["dstaddr"]]).unique().drop_nulls()
+    flags = is_private(distinct)
+    private_set = distinct.filter(flags.fill_null(False)).implode()
+    not_ip_set = distinct.filter(flags.is_null()).implode()
+
+    def private(column: str) -> pl.Expr:
+        col = pl.col(column)
+        return pl.when(col.is_in(not_ip_set)).then(None).otherwise(col.is_in(private_set))
+
+    src_private, dst_private = pl.col("_src_private"), pl.col("_dst_private")
+    # flow-direction as a bool (egress: True, ingress: False), read once; absent in v2-v4 logs.
+    egress: pl.Expr = pl.lit(None, pl.Boolean)
+    if flows["flow_direction"].null_count() < n:
+        lowered = pl.col("flow_direction").str.to_lowercase()
+        egress = pl.when(lowered == "egress").then(True).when(lowered == "ingress").then(False)
+    one_private = (src_private != dst_private).fill_null(False)
     is_src = pl.col("_local_is_src")
-    frame = frame.with_columns(
-        pl.when(is_src).then(pl.col("srcaddr")).otherwise(pl.col("dstaddr")).alias("local_ip"),
-        pl.when(is_src).then(pl.col("srcport")).otherwise(pl.col("dstport")).alias("local_port"),
-        pl.when(is_src).then(pl.col("dstaddr")).otherwise(pl.col("srcaddr")).alias("remote_ip"),
-        pl.when(is_src).then(pl.col("dstport")).otherwise(pl.col("srcport")).alias("remote_port"),
-        pl.when(is_src)
-        .then(pl.col("_dst_private"))
-        .otherwise(pl.col("_src_private"))
-        .alias("remote_private"),
-    )
     local, remote = pl.col("local_port"), pl.col("remote_port")
+    fd = pl.col("_egress")
     direction = (
         pl.when(pl.col("local_ip").is_null() | pl.col("remote_ip").is_null())
         .then(pl.lit("UNKNOWN"))
@@ -74,16 +69,35 @@ def flow_sides(flows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("INBOUND"))
         .when(_server(remote, local).fill_null(False))
         .then(pl.lit("OUTBOUND"))
-        .when(flow_dir == "ingress")
-        .then(pl.lit("INBOUND"))
-        .when(flow_dir == "egress")
-        .then(pl.lit("OUTBOUND"))
-        .when(one_private.fill_null(False))
-        .then(pl.when(pl.col("_src_private")).then(pl.lit("OUTBOUND")).otherwise(pl.lit("INBOUND")))
+        .when(fd.is_not_null())
+        .then(pl.when(fd).then(pl.lit("OUTBOUND")).otherwise(pl.lit("INBOUND")))
+        .when(one_private)
+        .then(pl.when(src_private).then(pl.lit("OUTBOUND")).otherwise(pl.lit("INBOUND")))
         .when(local < remote)
         .then(pl.lit("INBOUND"))
         .when(remote < local)
         .then(pl.lit("OUTBOUND"))
         .otherwise(pl.lit("UNKNOWN"))
     )
-    return frame.with_columns(direction=direction).drop("_src_private", "_dst_private", "_local_is_src")
+    sides = (
+        flows.lazy()
+        .with_columns(
+            private("srcaddr").alias("_src_private"),
+            private("dstaddr").alias("_dst_private"),
+            egress.alias("_egress"),
+        )
+        .with_columns(
+            fd.fill_null(pl.when(one_private).then(src_private).otherwise(True)).alias("_local_is_src")
+        )
+        .with_columns(
+            pl.when(is_src).then(pl.col("srcaddr")).otherwise(pl.col("dstaddr")).alias("local_ip"),
+            pl.when(is_src).then(pl.col("srcport")).otherwise(pl.col("dstport")).alias("local_port"),
+            pl.when(is_src).then(pl.col("dstaddr")).otherwise(pl.col("srcaddr")).alias("remote_ip"),
+            pl.when(is_src).then(pl.col("dstport")).otherwise(pl.col("srcport")).alias("remote_port"),
+            pl.when(is_src).then(dst_private).otherwise(src_private).alias("remote_private"),
+        )
+        .select("local_ip", "local_port", "remote_ip", "remote_port", "remote_private", direction=direction)
+        .collect()
+    )
+    # Only the new columns are computed lazily; the parsed ones are handed back untouched.
+    return flows.with_columns(sides.get_columns())

@@ -14,9 +14,10 @@ from typing import Literal
 
 import polars as pl
 
+from keibi.intel.addresses import address_table
 from keibi.intel.feeds import builtin_feeds
 from keibi.intel.lists import IntelList
-from keibi.intel.match import ThreatListMatcher
+from keibi.intel.match import FOUND_SCHEMA, ThreatListMatcher
 
 ValueKind = Literal["ip", "domain"]
 
@@ -49,25 +50,45 @@ class Intel:
         return found
 
     def lookup(self, values: pl.Series, *, kind: ValueKind, prefix: str) -> pl.DataFrame:
-        """``<prefix>_trusted``, ``_custom_list``, ``_feed``, ``_feed_category`` for each value."""
+        """``<prefix>_trusted``, ``_custom_list``, ``_feed``, ``_feed_category`` for each value.
 
-        def index(lists: Sequence[IntelList]) -> tuple[ThreatListMatcher, pl.Series]:
-            m = self.matcher(lists)
-            return m, (m.ip_index(values) if kind == "ip" else m.domain_index(values))
-
-        _, trusted_idx = index(self.trusted)
-        threat, threat_idx = index(self.threat)
-        feeds, feed_idx = index(self.feeds)
-        trusted = trusted_idx.is_not_null()
-        frame = pl.DataFrame(
+        Every list is matched against the distinct values once; only values that some list
+        holds are joined back, so a batch that matches nothing (the usual case) costs one
+        ``unique`` and a parse of the distinct values.
+        """
+        text = values.cast(pl.String)
+        trusted, threat, feeds = (self.matcher(lists) for lists in (self.trusted, self.threat, self.feeds))
+        matchers = (trusted, threat, feeds)
+        empty = pl.DataFrame(schema=FOUND_SCHEMA)
+        if kind == "ip":
+            table = address_table(text) if any(m.v4 or m.v6 for m in matchers) else None
+            found = [empty if table is None else m.ip_found(table) for m in matchers]
+        else:
+            uniq = text.unique() if any(m.domains for m in matchers) else None
+            found = [empty if uniq is None else m.domain_found(uniq) for m in matchers]
+        columns = [f"{prefix}_{name}" for name in ("trusted", "custom_list", "feed", "feed_category")]
+        n = len(text)
+        if all(f.is_empty() for f in found):
+            return pl.DataFrame(
+                [
+                    pl.Series(columns[0], [], dtype=pl.Boolean).extend_constant(False, n),
+                    *(pl.Series(c, [], dtype=pl.String).extend_constant(None, n) for c in columns[1:]),
+                ]
+            )
+        hits = pl.concat([f.select("value") for f in found]).unique()
+        for tag, f in zip("tcf", found, strict=True):
+            hits = hits.join(f.rename({"idx": tag}), on="value", how="left")
+        is_trusted = hits["t"].is_not_null()
+        small = pl.DataFrame(
             {
-                f"{prefix}_trusted": trusted,
-                f"{prefix}_custom_list": threat.names(threat_idx),
-                f"{prefix}_feed": feeds.names(feed_idx),
-                f"{prefix}_feed_category": feeds.categories(feed_idx),
+                "value": hits["value"],
+                columns[0]: is_trusted,
+                columns[1]: threat.names(hits["c"]),
+                columns[2]: feeds.names(hits["f"]),
+                columns[3]: feeds.categories(hits["f"]),
             }
+        ).with_columns(  # a trusted match wins: no threat columns (as GuardDuty)
+            pl.when(~pl.col(columns[0])).then(pl.col(c)).alias(c) for c in columns[1:]
         )
-        threat_cols = [c for c in frame.columns if c != f"{prefix}_trusted"]
-        return frame.with_columns(
-            pl.when(pl.col(f"{prefix}_trusted")).then(None).otherwise(pl.col(c)).alias(c) for c in threat_cols
-        )
+        joined = pl.DataFrame({"value": text}).join(small, on="value", how="left", maintain_order="left")
+        return joined.select(pl.col(columns[0]).fill_null(False), *columns[1:])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import polars as pl
 
@@ -58,42 +59,53 @@ class ThreatListMatcher:
             domains=tables(dom, "labels", ["domain"]),
         )
 
-    def ip_index(self, ips: pl.Series) -> pl.Series:
-        """Index (into ``lists``) of the first list holding each address, or null."""
-        text = ips.cast(pl.String)
-        if not (self.v4 or self.v6):
-            return pl.Series(ips.name, [None] * len(ips), dtype=_IDX)
-        uniq = address_table(text).lazy()
+    def ip_found(self, table: pl.DataFrame) -> pl.DataFrame:
+        """``value``, ``idx``: the addresses of ``table`` (from ``address_table``) that some list
+        holds, with the index of the first such list; addresses on no list are left out."""
+        uniq = table.lazy()
         parts: list[pl.LazyFrame] = []
         addrs4 = uniq.filter(pl.col("v4").is_not_null())
-        for plen, table in self.v4.items():
+        for plen, v4 in self.v4.items():
             masked = addrs4.select("value", (pl.col("v4") & pl.lit(v4_mask(plen), pl.UInt32)).alias("net"))
-            parts.append(masked.join(table.lazy(), on="net").select("value", "idx"))
+            parts.append(masked.join(v4.lazy(), on="net").select("value", "idx"))
         addrs6 = uniq.filter(pl.col("v4").is_null() & pl.col("hi").is_not_null())
-        for plen, table in self.v6.items():
+        for plen, v6 in self.v6.items():
             mhi, mlo = v6_masks(plen)
             masked = addrs6.select(
                 "value",
                 (pl.col("hi") & pl.lit(mhi, pl.UInt64)).alias("hi"),
                 (pl.col("lo") & pl.lit(mlo, pl.UInt64)).alias("lo"),
             )
-            parts.append(masked.join(table.lazy(), on=["hi", "lo"]).select("value", "idx"))
-        return _map_back(text, parts)
+            parts.append(masked.join(v6.lazy(), on=["hi", "lo"]).select("value", "idx"))
+        return _first(parts)
 
-    def domain_index(self, domains: pl.Series) -> pl.Series:
-        """Index of the first list holding each domain or one of its parent domains, or null."""
-        text = domains.cast(pl.String)
-        if not self.domains:
-            return pl.Series(domains.name, [None] * len(domains), dtype=_IDX)
+    def domain_found(self, domains: pl.Series) -> pl.DataFrame:
+        """``value``, ``idx`` for the distinct ``domains`` that some list holds (itself or a
+        parent domain), with the index of the first such list; the others are left out."""
         labels = normalise_domain(pl.col("value")).str.split(".")
-        uniq = pl.DataFrame({"value": text.unique()}).drop_nulls().lazy().with_columns(labels=labels)
+        uniq = pl.DataFrame({"value": domains.cast(pl.String).unique()}).drop_nulls().lazy()
+        uniq = uniq.with_columns(labels=labels)
         parts = [
             uniq.select("value", pl.col("labels").list.slice(-k, k).list.join(".").alias("domain"))
             .join(table.lazy(), on="domain")
             .select("value", "idx")
             for k, table in self.domains.items()
         ]
-        return _map_back(text, parts)
+        return _first(parts)
+
+    def ip_index(self, ips: pl.Series) -> pl.Series:
+        """Index (into ``lists``) of the first list holding each address, or null."""
+        text = ips.cast(pl.String)
+        if not (self.v4 or self.v6):
+            return _nulls(ips.name, len(ips))
+        return _map_back(text, self.ip_found(address_table(text)))
+
+    def domain_index(self, domains: pl.Series) -> pl.Series:
+        """Index of the first list holding each domain or one of its parent domains, or null."""
+        text = domains.cast(pl.String)
+        if not self.domains:
+            return _nulls(domains.name, len(domains))
+        return _map_back(text, self.domain_found(text))
 
     def names(self, index: pl.Series) -> pl.Series:
         """List names for indexes from :meth:`ip_index` / :meth:`domain_index`."""
@@ -117,10 +129,22 @@ class ThreatListMatcher:
         return self.names(self.domain_index(domains)).alias(domains.name)
 
 
-def _map_back(text: pl.Series, parts: list[pl.LazyFrame]) -> pl.Series:
+FOUND_SCHEMA: Final = pl.Schema({"value": pl.String(), "idx": _IDX})
+
+
+def _nulls(name: str, n: int) -> pl.Series:
+    return pl.Series(name, [], dtype=_IDX).extend_constant(None, n)
+
+
+def _first(parts: list[pl.LazyFrame]) -> pl.DataFrame:
     if not parts:
-        return pl.Series(text.name, [None] * len(text), dtype=_IDX)
-    found = pl.concat(parts).group_by("value").agg(pl.col("idx").min()).collect()
+        return pl.DataFrame(schema=FOUND_SCHEMA)
+    return pl.concat(parts).group_by("value").agg(pl.col("idx").min()).collect()
+
+
+def _map_back(text: pl.Series, found: pl.DataFrame) -> pl.Series:
+    if found.is_empty():
+        return _nulls(text.name, len(text))
     return text.replace_strict(found["value"], found["idx"], default=None, return_dtype=_IDX)
 
 

@@ -61,3 +61,24 @@ def test_flow_sides(case: tuple[object, ...]) -> None:
     )
     out = flow_sides(flows).select("direction", "local_ip", "local_port", "remote_ip", "remote_port")
     assert out.row(0) == tuple(want)
+
+
+def test_flow_sides_of_one_batch_match_row_by_row() -> None:
+    """All cases in one batch (flow-direction logged on some rows only, addresses shared across
+    rows) give each row the answer it gets alone: nothing depends on the rest of the batch."""
+    columns = ["srcaddr", "dstaddr", "srcport", "dstport", "flow_direction"]
+    flows = pl.DataFrame(
+        [c[:5] for c in CASES] * 2,
+        schema={
+            "srcaddr": pl.String,
+            "dstaddr": pl.String,
+            "srcport": pl.Int32,
+            "dstport": pl.Int32,
+            "flow_direction": pl.String,
+        },
+        orient="row",
+    )
+    assert flows.columns == columns
+    out = flow_sides(flows).select("direction", "local_ip", "local_port", "remote_ip", "remote_port")
+    assert out.rows() == [tuple(c[5:]) for c in CASES] * 2
+    assert flow_sides(flows)["remote_private"].to_list()[:2] == [False, False]

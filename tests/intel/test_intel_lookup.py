@@ -49,3 +49,28 @@ def test_matchers_are_built_once_per_list_set() -> None:
 def test_without_feeds_nothing_is_cryptocurrency() -> None:
     found = Intel().lookup(pl.Series(["moneropool.ru"]), kind="domain", prefix="domain")
     assert found.rows() == [(False, None, None, None)]
+
+
+def test_repeated_values_keep_their_rows() -> None:
+    """Lists are matched on distinct values and joined back: order, repeats and nulls survive."""
+    intel = Intel.with_builtin_feeds(threat=[THREAT], trusted=[TRUSTED])
+    values = pl.Series(["192.0.2.1", "203.0.113.9", None, "203.0.113.10", "203.0.113.9", "x"] * 3)
+    found = intel.lookup(values, kind="ip", prefix="remote")
+    assert found["remote_custom_list"].to_list() == [None, "soc", None, None, "soc", None] * 3
+    assert found["remote_trusted"].to_list() == [False, False, False, True, False, False] * 3
+
+
+def test_no_match_gives_typed_empty_columns() -> None:
+    found = Intel.with_builtin_feeds(threat=[THREAT]).lookup(
+        pl.Series(["192.0.2.1", None] * 5), kind="ip", prefix="remote"
+    )
+    assert found.schema == pl.Schema(
+        {
+            "remote_trusted": pl.Boolean(),
+            "remote_custom_list": pl.String(),
+            "remote_feed": pl.String(),
+            "remote_feed_category": pl.String(),
+        }
+    )
+    assert found.height == 10 and not found["remote_trusted"].any()
+    assert found.drop("remote_trusted").null_count().row(0) == (10, 10, 10)

@@ -245,3 +245,50 @@ def test_gzipped_and_batched(files: Path, tmp_path: Path, read_all: Any) -> None
     assert report.ok and got.height == 5000
     assert got["_line"].to_list() == list(range(2, 5002))
     assert got["srcport"].to_list() == list(range(1024, 6024))
+
+
+def test_clean_and_checked_paths_agree(files: Path, tmp_path: Path, read_all: Any) -> None:
+    """A clean file takes the typed fast path; one bad line sends the block down the checked
+    path. The good records must come out the same either way, and the bad line is reported."""
+    source = next((files / "AWSLogs").rglob("*_vpcflowlogs_*.log")).read_text()
+    header, *lines = source.splitlines()
+    clean = tmp_path / "clean.log"
+    clean.write_text("\n".join([header, *lines, *lines]) + "\n")
+    dirty = tmp_path / "dirty.log"
+    dirty.write_text("\n".join([header, *lines, lines[0].replace(" 6 ", " tcp ", 1), *lines]) + "\n")
+    fast, fast_report = read_all([clean])
+    checked, checked_report = read_all([dirty])
+    assert fast_report.ok and fast["vpc_flow"].height == 2 * len(lines)
+    bad_line = len(lines) + 2
+    assert [(e.line, e.reason) for e in checked_report.errors] == [(bad_line, "invalid protocol 'tcp'")]
+    kept = checked["vpc_flow"]
+    assert bad_line not in kept["_line"].to_list()
+    # the same records, lines after the bad one shifted by one
+    shifted = kept.with_columns(
+        pl.when(pl.col("_line") > bad_line)
+        .then(pl.col("_line") - 1)
+        .otherwise(pl.col("_line"))
+        .alias("_line")
+    )
+    assert_frame_equal(shifted.drop("_file"), fast["vpc_flow"].drop("_file"), check_dtypes=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "1 ACCEPT 10.0.0.1 100\n- - - 200\n",  # a "-" in the last column: counted, still clean
+        "1 ACCEPT 10.0.0.1 100\n\n1 REJECT - 200\n",  # a blank line
+        "1 ACCEPT 10.0.0.1 100\n1 REJECT 200\n",  # a short line
+        "1 ACCEPT  10.0.0.1 100\n",  # a run of spaces
+    ],
+)
+def test_fast_path_falls_back_on_irregular_lines(body: str, tmp_path: Path, read_all: Any) -> None:
+    path = tmp_path / "custom.log"
+    path.write_text("account-id action srcaddr start\n" + body)
+    frames, report = read_all([path])
+    got = frames["vpc_flow"]
+    records = [line for line in body.splitlines() if line.strip()]
+    short = [line for line in records if len(line.split()) != 4]
+    assert [e.reason for e in report.errors] == ["expected 4 fields, got 3"] * len(short)
+    assert got.height == len(records) - len(short)
+    assert got["srcaddr"][0] == "10.0.0.1" and got["start"][0] == _t(100)
