@@ -10,8 +10,9 @@ minutes and delivered per interface, so files interleave by a few minutes); the 
 closes every window.
 
 Parsing is the measured bottleneck and, for JSON, holds the GIL; so on a big scan local files
-of delivery size are parsed by ``parse_workers`` worker processes while this process enriches
-and detects. Results are consumed in plan order with a bounded number in flight, so the
+of delivery size holding JSON (CloudTrail, DNS) are parsed by ``parse_workers`` worker
+processes while this process enriches and detects. VPC flow text is not: Polars' CSV reader
+already uses every core, and workers would only compete with it. Results are consumed in plan order with a bounded number in flight, so the
 findings are those of a sequential run and memory stays bounded by batch size and the window.
 A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
 """
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,7 +41,11 @@ from keibi.store import Store
 
 LATENESS: Final = timedelta(minutes=15)
 DEFAULT_BATCH_ROWS: Final = 250_000
+READ_AHEAD_FRAMES: Final = 4  # frames read ahead of detection (each at most batch_rows rows)
 POOL_MIN_SCAN_BYTES: Final = 64 << 20  # below this a worker pool costs more than it saves
+POOLED_SOURCES: Final = frozenset(
+    {"cloudtrail", "dns"}
+)  # JSON parsing holds the GIL; Polars' CSV reader does not
 POOL_MAX_FILE_BYTES: Final = 8 << 20  # a (compressed) file bigger than this is streamed, not parsed whole
 
 
@@ -164,17 +171,22 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _frames_in_order(
-    planned: Sequence[PlannedFile], report: Report, batch_rows: int, workers: int
-) -> Iterator[tuple[PlannedFile, list[pl.DataFrame] | Iterator[pl.DataFrame]]]:
-    """Each planned file with its frames, in plan order; pooled files are parsed ahead."""
+def _files(
+    planned: Sequence[PlannedFile], batch_rows: int, workers: int
+) -> Iterator[tuple[PlannedFile, Iterable[pl.DataFrame], Report]]:
+    """Each planned file with its frames and its own report, in plan order; pooled files are
+    parsed ahead in worker processes (a report is complete once its frames are consumed)."""
     pooled = [
-        workers > 0 and isinstance(p.location, LocalLocation) and p.file.size <= POOL_MAX_FILE_BYTES
+        workers > 0
+        and p.source in POOLED_SOURCES
+        and isinstance(p.location, LocalLocation)
+        and p.file.size <= POOL_MAX_FILE_BYTES
         for p in planned
     ]
     if not any(pooled):
         for item in planned:
-            yield item, read(item, report, batch_rows=batch_rows)
+            own = Report()
+            yield item, read(item, own, batch_rows=batch_rows), own
         return
     ahead = 2 * workers
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -186,13 +198,60 @@ def _frames_in_order(
                     futures.append((submitted, pool.submit(_parse_whole, planned[submitted], batch_rows)))
                 submitted += 1
             if not pooled[index]:
-                yield item, read(item, report, batch_rows=batch_rows)
+                own = Report()
+                yield item, read(item, own, batch_rows=batch_rows), own
                 continue
             position, future = futures.popleft()
             assert position == index
             frames, own = future.result()
-            report.merge(own)
-            yield item, frames
+            yield item, frames, own
+
+
+def _read_ahead(
+    planned: Sequence[PlannedFile], report: Report, batch_rows: int, workers: int
+) -> Iterator[tuple[PlannedFile, pl.DataFrame | None]]:
+    """``(file, frame)`` for every frame in plan order, then ``(file, None)`` when a file is done.
+
+    A background thread reads (decompression and Polars release the GIL) up to
+    ``READ_AHEAD_FRAMES`` frames ahead of detection, so reading and detecting overlap on two
+    cores while memory stays bounded. Reports are merged here, in the consuming thread.
+    """
+    chute: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=READ_AHEAD_FRAMES)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item, frames, own in _files(planned, batch_rows, workers):
+                for frame in frames:
+                    if stop.is_set():
+                        return
+                    chute.put(("frame", item, frame))
+                chute.put(("done", item, own))
+            chute.put(("end", None, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            chute.put(("error", None, exc))
+
+    reader = threading.Thread(target=produce, name="keibi-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item, payload = chute.get()
+            if kind == "frame":
+                yield item, payload
+            elif kind == "done":
+                report.merge(payload)
+                yield item, None
+            elif kind == "end":
+                return
+            else:
+                raise payload
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chute.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
 
 
 def scan(
@@ -227,13 +286,15 @@ def scan(
     workers = default_workers() if parse_workers is None else parse_workers
     if size < pool_min_bytes:
         workers = 0
-    for item, frames in _frames_in_order(planned, report, batch_rows, workers):
-        records = 0
-        for frame in frames:
+    records = 0
+    for item, frame in _read_ahead(planned, report, batch_rows, workers):
+        if frame is not None:
             records += frame.height
             engine.feed(item.source, frame)
-        if progress is not None:
-            progress.advance(item.file, records)
+        else:
+            if progress is not None:
+                progress.advance(item.file, records)
+            records = 0
     findings = engine.finish()
     store.mark_processed([_input_file(p) for p in planned], now or datetime.now(UTC))
     return ScanResult(report=report, findings=findings, already_scanned=len(done))

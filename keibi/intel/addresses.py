@@ -102,7 +102,17 @@ def address_table(values: pl.Series) -> pl.DataFrame:
     ``:``, so a batch where each address repeats costs little.
     """
     uniq = pl.DataFrame({"value": values.cast(pl.String).unique().drop_nulls()}).lazy()
-    uniq = uniq.with_columns(v4=ipv4_to_u32(pl.col("value")))
+    # ipv4_to_u32 step by step: one split and four casts instead of one per use of an octet.
+    uniq = uniq.with_columns(_text=pl.col("value").str.strip_chars())
+    uniq = uniq.with_columns(_parts=pl.col("_text").str.split_exact(".", 3))
+    octets = [f"_o{i}" for i in range(4)]
+    uniq = uniq.with_columns(
+        pl.col("_parts").struct.field(f"field_{i}").cast(pl.Int64, strict=False).alias(name)
+        for i, name in enumerate(octets)
+    )
+    value = pl.col("_o0") * 16777216 + pl.col("_o1") * 65536 + pl.col("_o2") * 256 + pl.col("_o3")
+    valid = pl.col("_text").str.contains(_V4_PATTERN) & pl.all_horizontal([pl.col(o) <= 255 for o in octets])
+    uniq = uniq.select("value", pl.when(valid).then(value).otherwise(None).cast(pl.UInt32).alias("v4"))
     hi, lo = ipv6_to_halves(pl.col("value"))
     six = uniq.filter(pl.col("v4").is_null() & pl.col("value").str.contains(":", literal=True)).select(
         "value", hi.alias("hi"), lo.alias("lo")
