@@ -276,7 +276,9 @@ def scan(
     ``pool_min_bytes`` (default: up to two, one per core; 0 parses everything here).
     """
     report = Report()
-    planned = plan(uris, report)
+    # Local paths are made absolute: evidence pointers then work from any directory, and the
+    # same file scanned as ``logs/x`` and ``/srv/logs/x`` is one checkpoint, not two.
+    planned = plan([u if u.startswith("s3://") else os.path.abspath(u) for u in uris], report)
     done = set() if rescan else store.processed([_input_file(p) for p in planned])
     planned = [p for p in planned if p.file.uri not in done]
     engine = Engine(store, intel=intel, settings=settings, batch_rows=batch_rows, now=now)

@@ -155,3 +155,14 @@ def test_second_scan_reads_each_file_once(runner: CliRunner) -> None:
     assert "left out 1 files an earlier scan already read" in second.stderr
     third = runner.invoke(app, ["scan", str(STOP), "--format", "json", "--rescan"])
     assert [f["service"]["count"] for f in json.loads(third.stdout)] == [2]
+
+
+def test_relative_and_absolute_paths_are_one_file(runner: CliRunner, tmp_path: Path) -> None:
+    """Evidence names the file absolutely, and scanning it again by another spelling reads nothing."""
+    local = tmp_path / "logs" / "stop.json"
+    local.parent.mkdir()
+    local.write_bytes(STOP.read_bytes())
+    first = json.loads(runner.invoke(app, ["scan", "logs", "--format", "json"]).stdout)
+    pointers = json.loads(first[0]["service"]["additionalInfo"]["value"])["keibi"]["evidence"]
+    assert [p["file"] for p in pointers] == [str(local)]
+    assert json.loads(runner.invoke(app, ["scan", str(local), "--format", "json"]).stdout) == []
