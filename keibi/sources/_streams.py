@@ -1,19 +1,24 @@
 """Decompressed bytes of a raw stream, gzip or plain, chunk by chunk.
 
-Uses ``zlib`` directly rather than ``gzip.GzipFile`` so a truncated or corrupt file stops with a
-``GzipError`` after everything before the break has been handed out (bad input never costs good
+Uses an inflater directly (ISA-L's ``isal_zlib``: zlib's API at about twice its speed, and
+gunzip is a large share of reading a flow log) rather than ``gzip.GzipFile``, so a truncated
+or corrupt file stops with a ``GzipError`` after everything before the break has been handed out (bad input never costs good
 data), and so concatenated gzip members (as some tools write) read as one stream.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
+
+from isal import isal_zlib
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 CHUNK: Final = 1 << 20
 HEAD: Final = 64 << 10
+
+
+_INFLATE_ERROR = cast(type[Exception], isal_zlib.error)
 
 
 class GzipError(Exception):
@@ -28,12 +33,12 @@ def decoded_chunks(raw: BinaryIO, chunk: int = CHUNK) -> Iterator[bytes]:
             yield data
             data = raw.read(chunk)
         return
-    inflate = zlib.decompressobj(31)
+    inflate = isal_zlib.decompressobj(31)
     while True:
         while data:
             try:
                 out = inflate.decompress(data)
-            except zlib.error as exc:
+            except _INFLATE_ERROR as exc:
                 raise GzipError(f"corrupt gzip ({exc})") from None
             if out:
                 yield out
@@ -47,7 +52,7 @@ def decoded_chunks(raw: BinaryIO, chunk: int = CHUNK) -> Iterator[bytes]:
                     return
             if not data.startswith(GZIP_MAGIC[: len(data)]):
                 raise GzipError("corrupt gzip (data after the end of the stream)")
-            inflate = zlib.decompressobj(31)
+            inflate = isal_zlib.decompressobj(31)
         data = raw.read(chunk)
         if not data:
             tail = inflate.flush()
