@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from keibi.enrich.intel import cloudtrail_remote, dns_domain, with_lists
-from keibi.enrich.network import flow_sides
+from keibi.enrich.network import flow_addresses, flow_sides
 from keibi.intel import Intel
 from keibi.sources.schema import SourceName
 
@@ -21,7 +21,16 @@ def enrich(batch: pl.DataFrame, source: SourceName, intel: Intel) -> pl.DataFram
     if source == "cloudtrail":
         out = with_lists(cloudtrail_remote(batch), intel, column="remote_ip", prefix="remote", kind="ip")
     elif source == "vpc_flow":
-        out = with_lists(flow_sides(batch), intel, column="remote_ip", prefix="remote", kind="ip")
+        # Both sides are parsed once; remote_ip is one of them, so the lookup reuses the table.
+        addresses = flow_addresses(batch)
+        out = with_lists(
+            flow_sides(batch, addresses),
+            intel,
+            column="remote_ip",
+            prefix="remote",
+            kind="ip",
+            addresses=addresses,
+        )
     elif source == "dns":
         out = with_lists(dns_domain(batch), intel, column="domain", prefix="domain", kind="domain")
     else:

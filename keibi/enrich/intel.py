@@ -22,8 +22,17 @@ def dns_domain(queries: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_lists(
-    batch: pl.DataFrame, intel: Intel, *, column: str, prefix: str, kind: ValueKind
+    batch: pl.DataFrame,
+    intel: Intel,
+    *,
+    column: str,
+    prefix: str,
+    kind: ValueKind,
+    addresses: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Append ``<prefix>_trusted``/``_custom_list``/``_feed``/``_feed_category`` for ``column``."""
-    looked = intel.lookup(batch[column], kind=kind, prefix=prefix)
+    """Append ``<prefix>_trusted``/``_custom_list``/``_feed``/``_feed_category`` for ``column``.
+
+    ``addresses``: an already parsed address table covering ``column`` (see ``Intel.lookup``).
+    """
+    looked = intel.lookup(batch[column], kind=kind, prefix=prefix, table=addresses)
     return batch.hstack(looked.get_columns())

@@ -25,7 +25,7 @@ from typing import Final
 
 import polars as pl
 
-from keibi.intel import is_private
+from keibi.intel.addresses import address_table, private_flags
 
 WELL_KNOWN: Final = 1024
 EPHEMERAL: Final = 32768
@@ -38,15 +38,28 @@ def _server(port: pl.Expr, other: pl.Expr) -> pl.Expr:
     )
 
 
-def flow_sides(flows: pl.DataFrame) -> pl.DataFrame:
-    """Add ``direction``, ``local_ip``/``local_port``, ``remote_ip``/``remote_port``, ``remote_private``."""
+def flow_addresses(flows: pl.DataFrame) -> pl.DataFrame:
+    """The :func:`~keibi.intel.addresses.address_table` of both sides of ``flows``.
+
+    Parsed once per batch and shared: :func:`flow_sides` classifies it and the threat-list
+    lookup of ``remote_ip`` (always one of the two sides) matches it, so no address is
+    parsed twice.
+    """
+    return address_table(pl.concat([flows["srcaddr"], flows["dstaddr"]]))
+
+
+def flow_sides(flows: pl.DataFrame, addresses: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Add ``direction``, ``local_ip``/``local_port``, ``remote_ip``/``remote_port``, ``remote_private``.
+
+    ``addresses`` is :func:`flow_addresses` of ``flows`` when the caller already has it.
+    """
     n = flows.height
     # The distinct addresses of both sides are classified once; rows then only test membership
     # in the (small) private and not-an-address sets, much cheaper than mapping every value.
-    distinct = pl.concat([flows["srcaddr"], flows["dstaddr"]]).unique().drop_nulls()
-    flags = is_private(distinct)
-    private_set = distinct.filter(flags.fill_null(False)).implode()
-    not_ip_set = distinct.filter(flags.is_null()).implode()
+    table = flow_addresses(flows) if addresses is None else addresses
+    flags = private_flags(table)
+    private_set = table["value"].filter(flags.fill_null(False)).implode()
+    not_ip_set = table["value"].filter(flags.is_null()).implode()
 
     def private(column: str) -> pl.Expr:
         col = pl.col(column)

@@ -120,7 +120,12 @@ def address_table(values: pl.Series) -> pl.DataFrame:
     return uniq.join(six, on="value", how="left").collect()
 
 
-def _private(table: pl.DataFrame) -> pl.Series:
+def private_flags(table: pl.DataFrame) -> pl.Series:
+    """For each row of an :func:`address_table`: in a non-routable range, null when not an IP.
+
+    Callers that already hold the table (flow enrichment parses both sides once per batch)
+    classify its rows directly instead of re-parsing through :func:`is_private`.
+    """
     v4 = pl.col("v4")
     v4_private = pl.any_horizontal(
         [(v4 & pl.lit(v4_mask(p), pl.UInt32)) == pl.lit(v4_to_int(net), pl.UInt32) for net, p in PRIVATE_V4]
@@ -148,7 +153,7 @@ def is_private(values: pl.Series) -> pl.Series:
     """
     table = address_table(values)
     return values.cast(pl.String).replace_strict(
-        table["value"], _private(table), default=None, return_dtype=pl.Boolean
+        table["value"], private_flags(table), default=None, return_dtype=pl.Boolean
     )
 
 

@@ -49,19 +49,27 @@ class Intel:
             found = self._matchers[key] = ThreatListMatcher.build(lists)
         return found
 
-    def lookup(self, values: pl.Series, *, kind: ValueKind, prefix: str) -> pl.DataFrame:
+    def lookup(
+        self, values: pl.Series, *, kind: ValueKind, prefix: str, table: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """``<prefix>_trusted``, ``_custom_list``, ``_feed``, ``_feed_category`` for each value.
 
         Every list is matched against the distinct values once; only values that some list
         holds are joined back, so a batch that matches nothing (the usual case) costs one
-        ``unique`` and a parse of the distinct values.
+        ``unique`` and a parse of the distinct values. For ``kind="ip"``, ``table`` is an
+        :func:`~keibi.intel.addresses.address_table` the caller already parsed from a superset
+        of ``values`` (flow enrichment parses both sides of a batch once); it is then reused
+        instead of parsing again. Extra rows in it only cost a few join probes.
         """
         text = values.cast(pl.String)
         trusted, threat, feeds = (self.matcher(lists) for lists in (self.trusted, self.threat, self.feeds))
         matchers = (trusted, threat, feeds)
         empty = pl.DataFrame(schema=FOUND_SCHEMA)
         if kind == "ip":
-            table = address_table(text) if any(m.v4 or m.v6 for m in matchers) else None
+            if not any(m.v4 or m.v6 for m in matchers):
+                table = None
+            elif table is None:
+                table = address_table(text)
             found = [empty if table is None else m.ip_found(table) for m in matchers]
         else:
             uniq = text.unique() if any(m.domains for m in matchers) else None
