@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 
 from keibi.tester.delivery import DELIVERY_SECONDS, dns_path
-from keibi.tester.vec import Vec
+from keibi.tester.vec import Vec, frame_of
 
 QUERY_SCHEMA: Final = pl.Schema(
     {
@@ -42,15 +42,7 @@ def answers_json(rdata: list[str], rtype: str, cnames: tuple[str, ...] = ()) -> 
 
 def queries(**columns: object) -> pl.DataFrame:
     """A query frame: scalars broadcast, arrays taken as they are; see ``QUERY_SCHEMA``."""
-    n = max((len(v) for v in columns.values() if isinstance(v, pl.Series | list)), default=1)
-    data = {}
-    for name, dtype in QUERY_SCHEMA.items():
-        value = columns.get(name)
-        if isinstance(value, pl.Series | list):
-            data[name] = pl.Series(name, value).cast(dtype)
-        else:
-            data[name] = pl.Series(name, [value] * n, dtype=dtype)
-    return pl.DataFrame(data)
+    return frame_of(QUERY_SCHEMA, columns)
 
 
 def _lines(frame: pl.DataFrame, account: str, region: str, vpc_id: str) -> pl.Series:

@@ -20,7 +20,7 @@ import polars as pl
 
 from keibi.sources import VPC_FLOW_DEFAULT_FORMAT
 from keibi.tester.delivery import DELIVERY_SECONDS, flow_path
-from keibi.tester.vec import Vec, arange
+from keibi.tester.vec import Vec, arange, frame_of
 
 V2_FIELDS: Final = list(VPC_FLOW_DEFAULT_FORMAT)  # the default format, as AWS writes its header
 V5_FIELDS: Final = [
@@ -119,15 +119,7 @@ def public_ips(vec: Vec, n: int, exclude: Sequence[str] = ()) -> pl.Series:
 
 def sessions(**columns: object) -> pl.DataFrame:
     """A session frame: scalars broadcast, columns taken as they are; see ``SESSION_SCHEMA``."""
-    n = max((len(v) for v in columns.values() if isinstance(v, pl.Series | list)), default=1)
-    data = {}
-    for name, dtype in SESSION_SCHEMA.items():
-        value = columns.get(name)
-        if isinstance(value, pl.Series | list):
-            data[name] = pl.Series(name, value).cast(dtype)
-        else:
-            data[name] = pl.Series(name, [value] * n, dtype=dtype)
-    return pl.DataFrame(data)
+    return frame_of(SESSION_SCHEMA, columns)
 
 
 def records(sessions_frame: pl.DataFrame, account: str, vpc_id: str) -> pl.DataFrame:

@@ -68,3 +68,16 @@ def arange(start: int, stop: int | None = None, step: int = 1) -> pl.Series:
     if stop is None:
         start, stop = 0, start
     return pl.int_range(start, stop, step, eager=True, dtype=pl.Int64)
+
+
+def frame_of(schema: dict[str, pl.DataType], columns: dict[str, object]) -> pl.DataFrame:
+    """A frame of ``schema``: list or Series values taken as they are, scalars broadcast."""
+    n = max((len(v) for v in columns.values() if isinstance(v, pl.Series | list)), default=1)
+    data = {}
+    for name, dtype in schema.items():
+        value = columns.get(name)
+        if isinstance(value, pl.Series | list):
+            data[name] = pl.Series(name, value).cast(dtype)
+        else:
+            data[name] = pl.Series(name, [value] * n, dtype=dtype)
+    return pl.DataFrame(data)
