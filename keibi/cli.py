@@ -19,7 +19,7 @@ from rich.table import Table
 from keibi import __version__
 from keibi.config import Config, load_config
 from keibi.detect import Severity, detectors
-from keibi.errors import KeibiError
+from keibi.errors import ConfigError, KeibiError
 from keibi.sources import LogFile
 
 if TYPE_CHECKING:
@@ -174,6 +174,14 @@ def scan(
         list[Path] | None,
         typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable)."),
     ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feed",
+            metavar="CATEGORY=PATH",
+            help="Threat feed in TXT format with its category, e.g. Tor=tor-exits.txt (repeatable).",
+        ),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the findings here instead of stdout.")
@@ -194,7 +202,7 @@ def scan(
     """
 
     def run() -> int:
-        from keibi.intel import Intel, load_txt
+        from keibi.intel import Intel, load_feed, load_txt
         from keibi.pipeline import scan as run_scan
 
         cfg = _config(config)
@@ -202,7 +210,13 @@ def scan(
         trusted_paths: list[str | Path] = [*cfg.intel.trusted_lists, *(trusted_list or [])]
         threats = [load_txt(p) for p in threat_paths]
         trusted = [load_txt(p, kind="trusted") for p in trusted_paths]
-        intel = Intel.with_builtin_feeds(threat=threats, trusted=trusted)
+        feeds = [load_feed(f.path, f.category, name=f.name) for f in cfg.intel.feeds]
+        for spec in feed or []:
+            category, sep, path = spec.partition("=")
+            if not sep or not category or not path:
+                raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
+            feeds.append(load_feed(path, category))
+        intel = Intel.with_builtin_feeds(threat=threats, trusted=trusted, feeds=feeds)
         store = _open_store(cfg)
         try:
             show = not no_progress and err.is_terminal
@@ -318,7 +332,6 @@ def findings_show(
     """Show one finding in GuardDuty JSON, with the raw evidence records it points at."""
 
     def run() -> None:
-        from keibi.errors import ConfigError
 
         with _open_store(_config(config)) as store:
             found = store.get_findings([finding_id])

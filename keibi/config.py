@@ -13,6 +13,7 @@ silently does nothing.
     [intel]
     threat_lists = ["lists/threat.txt"]   # GuardDuty TXT format
     trusted_lists = ["lists/trusted.txt"]
+    feeds = [{ path = "lists/tor-exits.txt", category = "Tor" }]  # categories: keibi.intel.FEED_CATEGORIES
 
     [detect]
     portscan_window_minutes = 10
@@ -36,9 +37,19 @@ from keibi.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """A feed file the operator supplies: TXT format, one category (``keibi.intel.FEED_CATEGORIES``)."""
+
+    path: str
+    category: str
+    name: str | None = None  # defaults to the file name without extension
+
+
+@dataclass(frozen=True, slots=True)
 class IntelConfig:
     threat_lists: tuple[str, ...] = ()
     trusted_lists: tuple[str, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,23 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _feeds(path: str, base: Path, value: Any) -> tuple[FeedConfig, ...]:
+    key = "intel.feeds"
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError('must be a list of tables like { path = "tor.txt", category = "Tor" }', path, key)
+    out = []
+    for i, feed in enumerate(value):
+        _check_keys(path, f"{key}[{i}]", feed, {"path", "category", "name"})
+        for required in ("path", "category"):
+            if not isinstance(feed.get(required), str) or not feed[required]:
+                raise ConfigError("must be a non-empty string", path, f"{key}[{i}].{required}")
+        name = feed.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError("must be a string", path, f"{key}[{i}].name")
+        out.append(FeedConfig(path=str(base / feed["path"]), category=feed["category"], name=name))
+    return tuple(out)
+
+
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read the config file (if any) and apply environment overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -107,7 +135,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     main: dict[str, Any] = raw.get("keibi", {})
     _check_keys(where, "keibi", main, {"data_dir", "database_url", "region"})
     intel_raw: dict[str, Any] = raw.get("intel", {})
-    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists"})
+    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists", "feeds"})
     detect_raw: dict[str, Any] = raw.get("detect", {})
     _check_keys(where, "detect", detect_raw, set(_DETECT_KEYS))
 
@@ -124,6 +152,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         trusted_lists=tuple(
             str(base / p) for p in _strings(where, "intel.trusted_lists", intel_raw.get("trusted_lists", []))
         ),
+        feeds=_feeds(where, base, intel_raw.get("feeds", [])),
     )
     data_dir = env.get("KEIBI_DATA_DIR") or main.get("data_dir")
     defaults = Config()
@@ -137,4 +166,4 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     )
 
 
-__all__ = ["Config", "IntelConfig", "load_config"]
+__all__ = ["Config", "FeedConfig", "IntelConfig", "load_config"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from keibi.detect import DetectSettings
-from keibi.intel import Intel, load_txt
+from keibi.intel import Intel, load_feed, load_txt
 from keibi.pipeline import ScanResult, scan
 from keibi.store import Store
 
@@ -21,6 +21,7 @@ def scan_result(
     *,
     threat_lists: Sequence[str | Path] = (),
     trusted_lists: Sequence[str | Path] = (),
+    feeds: Sequence[tuple[str, str | Path]] = (),
     store: Store | None = None,
     batch_rows: int = 250_000,
     settings: DetectSettings | None = None,
@@ -30,10 +31,13 @@ def scan_result(
 ) -> ScanResult:
     """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None).
 
+    ``feeds`` are (category, path) pairs, e.g. ``("Tor", tor_exits)``.
+
     Parsing stays in this process unless ``parse_workers`` asks for a pool."""
     intel = Intel.with_builtin_feeds(
         threat=[load_txt(p) for p in threat_lists],
         trusted=[load_txt(p, kind="trusted") for p in trusted_lists],
+        feeds=[load_feed(path, category) for category, path in feeds],
     )
     uris = [str(p) for p in paths]
     options: dict[str, Any] = {

@@ -166,3 +166,17 @@ def test_relative_and_absolute_paths_are_one_file(runner: CliRunner, tmp_path: P
     pointers = json.loads(first[0]["service"]["additionalInfo"]["value"])["keibi"]["evidence"]
     assert [p["file"] for p in pointers] == [str(local)]
     assert json.loads(runner.invoke(app, ["scan", str(local), "--format", "json"]).stdout) == []
+
+
+def test_scan_feed_flag_needs_category_and_path(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["scan", str(tmp_path), "--feed", "tor-exits.txt"])
+    assert result.exit_code == 1
+    assert "expected CATEGORY=PATH" in result.output
+
+
+def test_scan_feed_flag_refuses_unknown_category(runner: CliRunner, tmp_path: Path) -> None:
+    listed = tmp_path / "x.txt"
+    listed.write_text("203.0.113.9\n")
+    result = runner.invoke(app, ["scan", str(tmp_path), "--feed", f"Bogus={listed}"])
+    assert result.exit_code == 1
+    assert "unknown feed category 'Bogus'" in result.output

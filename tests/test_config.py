@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from keibi.config import load_config
+from keibi.config import FeedConfig, load_config
 from keibi.errors import ConfigError
 
 
@@ -54,3 +54,17 @@ def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, message: str)
 def test_missing_config_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+def test_feeds_are_read_with_their_category(tmp_path: Path) -> None:
+    cfg = tmp_path / "keibi.toml"
+    cfg.write_text('[intel]\nfeeds = [{ path = "lists/tor.txt", category = "Tor" }]\n')
+    loaded = load_config(cfg, environ={})
+    assert loaded.intel.feeds == (FeedConfig(path=str(tmp_path / "lists/tor.txt"), category="Tor"),)
+
+
+def test_a_feed_without_category_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "keibi.toml"
+    cfg.write_text('[intel]\nfeeds = [{ path = "tor.txt" }]\n')
+    with pytest.raises(ConfigError, match=r"intel\.feeds\[0\]\.category"):
+        load_config(cfg, environ={})

@@ -14,12 +14,13 @@ from keibi.intel.addresses import (
     is_private,
     normalise_domain,
 )
-from keibi.intel.feeds import builtin_feeds, mining_pools
+from keibi.intel.feeds import FEED_CATEGORIES, builtin_feeds, load_feed, mining_pools
 from keibi.intel.lists import IntelList, ListKind, load_txt
 from keibi.intel.lookup import Intel
 from keibi.intel.match import ThreatListMatcher, match_domains, match_ips
 
 __all__ = [
+    "FEED_CATEGORIES",
     "Intel",
     "IntelList",
     "ListKind",
@@ -30,6 +31,7 @@ __all__ = [
     "ipv6_to_halves",
     "is_ip",
     "is_private",
+    "load_feed",
     "load_txt",
     "match_domains",
     "match_ips",

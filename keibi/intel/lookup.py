@@ -37,9 +37,14 @@ class Intel:
     _matchers: dict[tuple[int, ...], ThreatListMatcher] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def with_builtin_feeds(cls, threat: Iterable[IntelList] = (), trusted: Iterable[IntelList] = ()) -> Intel:
-        """User lists plus keibi's shipped feeds (the mining-pool domains)."""
-        return cls(threat=list(threat), trusted=list(trusted), feeds=builtin_feeds())
+    def with_builtin_feeds(
+        cls,
+        threat: Iterable[IntelList] = (),
+        trusted: Iterable[IntelList] = (),
+        feeds: Iterable[IntelList] = (),
+    ) -> Intel:
+        """User lists, the operator's ``feeds``, then keibi's shipped feeds (the mining-pool domains)."""
+        return cls(threat=list(threat), trusted=list(trusted), feeds=[*feeds, *builtin_feeds()])
 
     def matcher(self, lists: Sequence[IntelList]) -> ThreatListMatcher:
         """The join tables of ``lists``, built once and reused for every batch."""

@@ -1,8 +1,9 @@
 """Run one detector on a sample file the way the engine does: real parser, enrich, prefilter.
 
 Sample folders are ``tests/detect/<family>/samples/<detector>/``: ``hit_*`` and ``miss_*``
-files in the source's own format, optional ``threat.txt`` / ``trusted.txt`` lists that
-apply to every sample of the folder, and ``expected.json`` giving, for each ``hit_*`` file,
+files in the source's own format, optional ``threat.txt`` / ``trusted.txt`` lists and
+``feed.<Category>.txt`` feeds (``feed.Tor.txt``; categories in ``keibi.intel.FEED_CATEGORIES``)
+that apply to every sample of the folder, and ``expected.json`` giving, for each ``hit_*`` file,
 the hits it must produce (``type``, ``key``, ``count``, ``severity``, ``resource_role``).
 A ``miss_*`` file must produce none. Adding a case means adding a file (and, for a hit,
 its line in ``expected.json``).
@@ -18,7 +19,7 @@ import polars as pl
 
 from keibi.detect import ROW, DetectContext, DetectSettings, detectors
 from keibi.enrich import enrich
-from keibi.intel import Intel, load_txt
+from keibi.intel import Intel, load_feed, load_txt
 from keibi.sources import Report, SourceName, plan, read
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +41,8 @@ def samples(detector_id: str) -> list[Path]:
 def intel_for(folder: Path) -> Intel:
     threat = [load_txt(folder / "threat.txt")] if (folder / "threat.txt").exists() else []
     trusted = [load_txt(folder / "trusted.txt", kind="trusted")] if (folder / "trusted.txt").exists() else []
-    return Intel.with_builtin_feeds(threat=threat, trusted=trusted)
+    feeds = [load_feed(p, p.name.split(".")[1]) for p in sorted(folder.glob("feed.*.txt"))]
+    return Intel.with_builtin_feeds(threat=threat, trusted=trusted, feeds=feeds)
 
 
 def parsed(path: Path, intel: Intel) -> tuple[SourceName, pl.DataFrame]:
