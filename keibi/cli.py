@@ -202,7 +202,7 @@ def scan(
     """
 
     def run() -> int:
-        from keibi.intel import Intel, load_feed, load_txt
+        from keibi.intel import AwsRanges, Intel, load_feed, load_txt
         from keibi.pipeline import scan as run_scan
 
         cfg = _config(config)
@@ -216,7 +216,13 @@ def scan(
             if not sep or not category or not path:
                 raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
             feeds.append(load_feed(path, category))
-        intel = Intel.with_builtin_feeds(threat=threats, trusted=trusted, feeds=feeds)
+        aws_path = cfg.intel.aws_ip_ranges
+        intel = Intel.with_builtin_feeds(
+            threat=threats,
+            trusted=trusted,
+            feeds=feeds,
+            aws_ranges=AwsRanges.load(aws_path) if aws_path else None,
+        )
         store = _open_store(cfg)
         try:
             show = not no_progress and err.is_terminal

@@ -14,6 +14,7 @@ silently does nothing.
     threat_lists = ["lists/threat.txt"]   # GuardDuty TXT format
     trusted_lists = ["lists/trusted.txt"]
     feeds = [{ path = "lists/tor-exits.txt", category = "Tor" }]  # categories: keibi.intel.FEED_CATEGORIES
+    aws_ip_ranges = "lists/ip-ranges.json"  # a newer AWS ip-ranges.json, plain or .gz (default: keibi.intel.aws_ranges snapshot)
 
     [detect]
     portscan_window_minutes = 10
@@ -50,6 +51,7 @@ class IntelConfig:
     threat_lists: tuple[str, ...] = ()
     trusted_lists: tuple[str, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
+    aws_ip_ranges: str | None = None  # None: keibi's shipped snapshot (keibi.intel.aws_ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,15 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _path(path: str, base: Path, key: str, value: Any) -> str | None:
+    """An optional file path, relative to the config file's folder."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError("must be a file path", path, key)
+    return str(base / value)
+
+
 def _feeds(path: str, base: Path, value: Any) -> tuple[FeedConfig, ...]:
     key = "intel.feeds"
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -135,7 +146,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     main: dict[str, Any] = raw.get("keibi", {})
     _check_keys(where, "keibi", main, {"data_dir", "database_url", "region"})
     intel_raw: dict[str, Any] = raw.get("intel", {})
-    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists", "feeds"})
+    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists", "feeds", "aws_ip_ranges"})
     detect_raw: dict[str, Any] = raw.get("detect", {})
     _check_keys(where, "detect", detect_raw, set(_DETECT_KEYS))
 
@@ -153,6 +164,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             str(base / p) for p in _strings(where, "intel.trusted_lists", intel_raw.get("trusted_lists", []))
         ),
         feeds=_feeds(where, base, intel_raw.get("feeds", [])),
+        aws_ip_ranges=_path(where, base, "intel.aws_ip_ranges", intel_raw.get("aws_ip_ranges")),
     )
     data_dir = env.get("KEIBI_DATA_DIR") or main.get("data_dir")
     defaults = Config()

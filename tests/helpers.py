@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from keibi.detect import DetectSettings
-from keibi.intel import Intel, load_feed, load_txt
+from keibi.intel import AwsRanges, Intel, load_feed, load_txt
 from keibi.pipeline import ScanResult, scan
 from keibi.store import Store
 
@@ -28,16 +28,19 @@ def scan_result(
     parse_workers: int = 0,
     pool_min_bytes: int = 0,
     rescan: bool = False,
+    aws_ip_ranges: str | Path | None = None,
 ) -> ScanResult:
     """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None).
 
-    ``feeds`` are (category, path) pairs, e.g. ``("Tor", tor_exits)``.
+    ``feeds`` are (category, path) pairs, e.g. ``("Tor", tor_exits)``. ``aws_ip_ranges``: an
+    ``ip-ranges.json`` to use instead of the shipped snapshot.
 
     Parsing stays in this process unless ``parse_workers`` asks for a pool."""
     intel = Intel.with_builtin_feeds(
         threat=[load_txt(p) for p in threat_lists],
         trusted=[load_txt(p, kind="trusted") for p in trusted_lists],
         feeds=[load_feed(path, category) for category, path in feeds],
+        aws_ranges=AwsRanges.load(aws_ip_ranges) if aws_ip_ranges is not None else None,
     )
     uris = [str(p) for p in paths]
     options: dict[str, Any] = {

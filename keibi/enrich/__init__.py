@@ -14,7 +14,12 @@ vpc_flow
     an IP): the remote side is in a non-routable range.
 cloudtrail
     ``remote_ip``: ``sourceIPAddress`` when it is an IP address (null for AWS service
-    host names).
+    host names). Whether that address is AWS's (``keibi.intel.aws_ranges``: the shipped
+    ``ip-ranges.json`` snapshot or ``[intel] aws_ip_ranges``), all null when it is not:
+    ``remote_aws_prefix``  the longest AWS prefix holding it, as AWS writes it (``52.40.0.0/14``)
+    ``remote_aws_region``  that prefix's region (``us-west-2``, ``GLOBAL``)
+    ``remote_aws_service`` its service, the most specific one listed (``EC2``, ``S3``, …;
+                           ``AMAZON`` when AWS names no other)
 dns
     ``domain``: ``query_name`` lower-case, without the trailing dot.
 all sources, for the remote party (``remote_ip``; for dns the queried ``domain``, lower-case,

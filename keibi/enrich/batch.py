@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from keibi.enrich.intel import cloudtrail_remote, dns_domain, with_lists
+from keibi.enrich.intel import (
+    cloudtrail_addresses,
+    cloudtrail_remote,
+    dns_domain,
+    with_aws_ranges,
+    with_lists,
+)
 from keibi.enrich.network import flow_addresses, flow_sides
 from keibi.intel import Intel
 from keibi.sources.schema import SourceName
@@ -19,7 +25,17 @@ def enrich(batch: pl.DataFrame, source: SourceName, intel: Intel) -> pl.DataFram
     port-scan detector 2x slower). Rechunking once here is a single copy.
     """
     if source == "cloudtrail":
-        out = with_lists(cloudtrail_remote(batch), intel, column="remote_ip", prefix="remote", kind="ip")
+        # sourceIPAddress is parsed once: remote_ip, the list lookup and the AWS lookup share it.
+        addresses = cloudtrail_addresses(batch)
+        out = with_lists(
+            cloudtrail_remote(batch, addresses),
+            intel,
+            column="remote_ip",
+            prefix="remote",
+            kind="ip",
+            addresses=addresses,
+        )
+        out = with_aws_ranges(out, intel, column="remote_ip", prefix="remote", addresses=addresses)
     elif source == "vpc_flow":
         # Both sides are parsed once; remote_ip is one of them, so the lookup reuses the table.
         addresses = flow_addresses(batch)

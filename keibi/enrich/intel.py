@@ -1,18 +1,34 @@
-"""Threat-list columns for the remote party of each record (see the package docstring)."""
+"""Threat-list and AWS-range columns for the remote party of each record (see the package docstring)."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from keibi.intel import Intel, is_ip, normalise_domain
+from keibi.intel import Intel, address_table, normalise_domain
 from keibi.intel.lookup import ValueKind
 
 
-def cloudtrail_remote(events: pl.DataFrame) -> pl.DataFrame:
-    """``remote_ip``: ``sourceIPAddress`` when it is an IP (null for ``ec2.amazonaws.com`` etc.)."""
-    is_address = is_ip(events["source_ip"])
+def cloudtrail_addresses(events: pl.DataFrame) -> pl.DataFrame:
+    """The :func:`~keibi.intel.addresses.address_table` of ``sourceIPAddress``.
+
+    Parsed once per batch and shared by :func:`cloudtrail_remote`, the threat-list lookup and
+    the AWS-range lookup of ``remote_ip`` (a subset of the same values).
+    """
+    return address_table(events["source_ip"])
+
+
+def cloudtrail_remote(events: pl.DataFrame, addresses: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``remote_ip``: ``sourceIPAddress`` when it is an IP (null for ``ec2.amazonaws.com`` etc.).
+
+    ``addresses`` is :func:`cloudtrail_addresses` of ``events`` when the caller already has it.
+    """
+    table = cloudtrail_addresses(events) if addresses is None else addresses
+    ips = table.filter(pl.col("v4").is_not_null() | pl.col("hi").is_not_null())["value"]
     return events.with_columns(
-        pl.when(is_address).then(pl.col("source_ip")).otherwise(None).alias("remote_ip")
+        pl.when(pl.col("source_ip").is_in(ips.implode()))
+        .then(pl.col("source_ip"))
+        .otherwise(None)
+        .alias("remote_ip")
     )
 
 
@@ -35,4 +51,15 @@ def with_lists(
     ``addresses``: an already parsed address table covering ``column`` (see ``Intel.lookup``).
     """
     looked = intel.lookup(batch[column], kind=kind, prefix=prefix, table=addresses)
+    return batch.hstack(looked.get_columns())
+
+
+def with_aws_ranges(
+    batch: pl.DataFrame, intel: Intel, *, column: str, prefix: str, addresses: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Append ``<prefix>_aws_prefix``/``_aws_region``/``_aws_service`` for the addresses of ``column``.
+
+    ``addresses``: as for :func:`with_lists`.
+    """
+    looked = intel.aws_lookup(batch[column], prefix=prefix, table=addresses)
     return batch.hstack(looked.get_columns())

@@ -4,6 +4,9 @@
 list, first user threat list, first built-in feed and that feed's category. A trusted match
 wins: the threat columns are then null, as GuardDuty generates no finding for an entry that
 is on both a trusted and a threat list.
+
+``Intel.aws_lookup`` answers, for a column of IP addresses, whether each is inside AWS's
+published ranges (``keibi.intel.aws_ranges``) and which prefix, region and service say so.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Literal
 import polars as pl
 
 from keibi.intel.addresses import address_table
+from keibi.intel.aws_ranges import AwsRanges, builtin_aws_ranges
 from keibi.intel.feeds import builtin_feeds
 from keibi.intel.lists import IntelList
 from keibi.intel.match import FOUND_SCHEMA, ThreatListMatcher
@@ -24,7 +28,8 @@ ValueKind = Literal["ip", "domain"]
 
 @dataclass
 class Intel:
-    """The lists a run matches against: user threat and trusted lists, and built-in feeds.
+    """The lists a run matches against: user threat and trusted lists, built-in feeds, and
+    AWS's IP ranges (``None``: no address is taken to be AWS's).
 
     >>> intel = Intel.with_builtin_feeds(threat=[IntelList.from_entries("bad", ["203.0.113.9"])])
     >>> intel.lookup(pl.Series(["203.0.113.9"]), kind="ip", prefix="remote")["remote_custom_list"].to_list()
@@ -34,6 +39,7 @@ class Intel:
     threat: list[IntelList] = field(default_factory=list)
     trusted: list[IntelList] = field(default_factory=list)
     feeds: list[IntelList] = field(default_factory=list)
+    aws_ranges: AwsRanges | None = None
     _matchers: dict[tuple[int, ...], ThreatListMatcher] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -42,9 +48,19 @@ class Intel:
         threat: Iterable[IntelList] = (),
         trusted: Iterable[IntelList] = (),
         feeds: Iterable[IntelList] = (),
+        *,
+        aws_ranges: AwsRanges | None = None,
     ) -> Intel:
-        """User lists, the operator's ``feeds``, then keibi's shipped feeds (the mining-pool domains)."""
-        return cls(threat=list(threat), trusted=list(trusted), feeds=[*feeds, *builtin_feeds()])
+        """User lists, the operator's ``feeds``, then keibi's shipped feeds (the mining-pool domains).
+
+        ``aws_ranges``: the operator's ``ip-ranges.json``; ``None`` takes the shipped snapshot.
+        """
+        return cls(
+            threat=list(threat),
+            trusted=list(trusted),
+            feeds=[*feeds, *builtin_feeds()],
+            aws_ranges=aws_ranges if aws_ranges is not None else builtin_aws_ranges(),
+        )
 
     def matcher(self, lists: Sequence[IntelList]) -> ThreatListMatcher:
         """The join tables of ``lists``, built once and reused for every batch."""
@@ -105,3 +121,27 @@ class Intel:
         )
         joined = pl.DataFrame({"value": text}).join(small, on="value", how="left", maintain_order="left")
         return joined.select(pl.col(columns[0]).fill_null(False), *columns[1:])
+
+    def aws_lookup(
+        self, values: pl.Series, *, prefix: str, table: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
+        """``<prefix>_aws_prefix``, ``_aws_region``, ``_aws_service`` for each value: the longest
+        AWS prefix holding the address, null where it is not AWS's or not an IP address.
+
+        As in :meth:`lookup`, matching runs on the distinct addresses (of ``table`` when the
+        caller already parsed one covering ``values``) and only the addresses inside AWS are
+        joined back.
+        """
+        text = values.cast(pl.String)
+        columns = {f"aws_{name}": f"{prefix}_aws_{name}" for name in ("prefix", "region", "service")}
+        found = None
+        if self.aws_ranges is not None:
+            found = self.aws_ranges.match(address_table(text) if table is None else table)
+        if found is None or found.is_empty():
+            n = len(text)
+            return pl.DataFrame(
+                [pl.Series(c, [], dtype=pl.String).extend_constant(None, n) for c in columns.values()]
+            )
+        small = found.select("value", *(pl.col(k).alias(v) for k, v in columns.items()))
+        joined = pl.DataFrame({"value": text}).join(small, on="value", how="left", maintain_order="left")
+        return joined.select(columns.values())

@@ -12,7 +12,7 @@ When several lists match, the first in the order given wins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -62,22 +62,7 @@ class ThreatListMatcher:
     def ip_found(self, table: pl.DataFrame) -> pl.DataFrame:
         """``value``, ``idx``: the addresses of ``table`` (from ``address_table``) that some list
         holds, with the index of the first such list; addresses on no list are left out."""
-        uniq = table.lazy()
-        parts: list[pl.LazyFrame] = []
-        addrs4 = uniq.filter(pl.col("v4").is_not_null())
-        for plen, v4 in self.v4.items():
-            masked = addrs4.select("value", (pl.col("v4") & pl.lit(v4_mask(plen), pl.UInt32)).alias("net"))
-            parts.append(masked.join(v4.lazy(), on="net").select("value", "idx"))
-        addrs6 = uniq.filter(pl.col("v4").is_null() & pl.col("hi").is_not_null())
-        for plen, v6 in self.v6.items():
-            mhi, mlo = v6_masks(plen)
-            masked = addrs6.select(
-                "value",
-                (pl.col("hi") & pl.lit(mhi, pl.UInt64)).alias("hi"),
-                (pl.col("lo") & pl.lit(mlo, pl.UInt64)).alias("lo"),
-            )
-            parts.append(masked.join(v6.lazy(), on=["hi", "lo"]).select("value", "idx"))
-        return _first(parts)
+        return networks_found(table, self.v4, self.v6)
 
     def domain_found(self, domains: pl.Series) -> pl.DataFrame:
         """``value``, ``idx`` for the distinct ``domains`` that some list holds (itself or a
@@ -130,6 +115,39 @@ class ThreatListMatcher:
 
 
 FOUND_SCHEMA: Final = pl.Schema({"value": pl.String(), "idx": _IDX})
+
+
+def networks_found(
+    table: pl.DataFrame, v4: Mapping[int, pl.DataFrame], v6: Mapping[int, pl.DataFrame]
+) -> pl.DataFrame:
+    """``value``, ``idx``: the addresses of ``table`` (from ``address_table``) inside some network
+    of the join tables, with the smallest ``idx`` among the networks holding each; addresses in
+    none are left out.
+
+    ``v4`` maps a prefix length to (``net`` UInt32, ``idx`` UInt32), ``v6`` to (``hi``, ``lo``
+    UInt64, ``idx``), networks already masked. The caller's ``idx`` order decides which match
+    wins: list order for threat lists, longest prefix first for AWS's ranges.
+    """
+    uniq = table.lazy()
+    parts: list[pl.LazyFrame] = []
+    # A family absent from the batch (no IPv6 at all, the usual case) costs no joins, not
+    # even the planning of one per prefix length.
+    has_v4 = table["v4"].null_count() < table.height
+    has_v6 = table["hi"].null_count() < table.height
+    addrs4 = uniq.filter(pl.col("v4").is_not_null())
+    for plen, nets in v4.items() if has_v4 else ():
+        masked = addrs4.select("value", (pl.col("v4") & pl.lit(v4_mask(plen), pl.UInt32)).alias("net"))
+        parts.append(masked.join(nets.lazy(), on="net").select("value", "idx"))
+    addrs6 = uniq.filter(pl.col("v4").is_null() & pl.col("hi").is_not_null())
+    for plen, nets in v6.items() if has_v6 else ():
+        mhi, mlo = v6_masks(plen)
+        masked = addrs6.select(
+            "value",
+            (pl.col("hi") & pl.lit(mhi, pl.UInt64)).alias("hi"),
+            (pl.col("lo") & pl.lit(mlo, pl.UInt64)).alias("lo"),
+        )
+        parts.append(masked.join(nets.lazy(), on=["hi", "lo"]).select("value", "idx"))
+    return _first(parts)
 
 
 def _nulls(name: str, n: int) -> pl.Series:

@@ -47,7 +47,11 @@ def test_cloudtrail_remote_ip_only_for_addresses() -> None:
     events = _batch(DATASETS / "otrf-security-datasets/ec2_proxy_s3_exfiltration.cloudtrail_records.json")
     intel = Intel.with_builtin_feeds(trusted=[IntelList.from_entries("ours", ["1.2.3.4"], kind="trusted")])
     out = enrich(events, "cloudtrail", intel)
-    assert list(_added("cloudtrail", out)) == ["remote_ip", *[f"remote_{c}" for c in INTEL_COLS]]
+    assert list(_added("cloudtrail", out)) == [
+        "remote_ip",
+        *[f"remote_{c}" for c in INTEL_COLS],
+        *[f"remote_aws_{c}" for c in ("prefix", "region", "service")],
+    ]
     services = out.filter(pl.col("source_ip").str.ends_with(".amazonaws.com"))
     assert not services.is_empty() and services["remote_ip"].null_count() == services.height
     assert out.filter(pl.col("remote_ip") == "1.2.3.4")["remote_trusted"].all()
