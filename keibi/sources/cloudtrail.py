@@ -45,6 +45,7 @@ _RAW: Final[dict[str, pl.DataType]] = {
     "error_code": pl.String(),
     "error_message": pl.String(),
     "vpc_endpoint_id": pl.String(),
+    "vpc_endpoint_account_id": pl.String(),
     "user_type": pl.String(),
     "principal_id": pl.String(),
     "user_arn": pl.String(),
@@ -58,6 +59,7 @@ _RAW: Final[dict[str, pl.DataType]] = {
     "raw_mfa": pl.String(),
     "raw_creation_date": pl.String(),
     "ec2_role_delivery": pl.String(),
+    "raw_assumed_root": pl.String(),
     "request_parameters": pl.String(),
     "response_elements": pl.String(),
     "additional_event_data": pl.String(),
@@ -92,9 +94,10 @@ def row(rec: dict[str, Any]) -> tuple[Any, ...]:
             aget("mfaAuthenticated"),
             aget("creationDate"),
             sc.get("ec2RoleDelivery"),
+            sc.get("assumedRoot"),
         )
     else:
-        session = (None, None, None, None, None, None)
+        session = (None, None, None, None, None, None, None)
     rp = get("requestParameters")
     rs = get("responseElements")
     ad = get("additionalEventData")
@@ -116,6 +119,7 @@ def row(rec: dict[str, Any]) -> tuple[Any, ...]:
         get("errorCode"),
         get("errorMessage"),
         get("vpcEndpointId"),
+        get("vpcEndpointAccountId"),
         uget("type"),
         uget("principalId"),
         uget("arn"),
@@ -149,6 +153,7 @@ def frame(batch: Batch, path: str, report: Report) -> pl.DataFrame:
         _line=pl.Series(kept, dtype=pl.UInt32),
         session_mfa=pl.col("raw_mfa").str.to_lowercase() == "true",
         session_creation_date=iso_time(pl.col("raw_creation_date")).cast(TIME),
+        session_assumed_root=pl.col("raw_assumed_root").str.to_lowercase() == "true",
     )
     bad = out.filter(pl.col("event_time").is_null())
     if not bad.is_empty():

@@ -51,6 +51,7 @@ CLOUDTRAIL: Final[pl.Schema] = pl.Schema(
         "error_message": pl.String(),
         "recipient_account_id": pl.String(),
         "vpc_endpoint_id": pl.String(),
+        "vpc_endpoint_account_id": pl.String(),  # vpcEndpointAccountId: the endpoint owner (since 2024)
         # userIdentity, flattened
         "user_type": pl.String(),  # Root | IAMUser | AssumedRole | FederatedUser | AWSService | ...
         "principal_id": pl.String(),
@@ -65,6 +66,7 @@ CLOUDTRAIL: Final[pl.Schema] = pl.Schema(
         "session_mfa": pl.Boolean(),
         "session_creation_date": TIME,
         "ec2_role_delivery": pl.String(),
+        "session_assumed_root": pl.Boolean(),  # sessionContext.assumedRoot: an sts:AssumeRoot session
         # free-form parts as JSON text
         "request_parameters": pl.String(),
         "response_elements": pl.String(),
