@@ -1,10 +1,12 @@
 """Recon:IAMUser/MaliciousIPCaller.Custom and UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom.
 
 GuardDuty's trigger: an API call (management events) from an IP address on one of the
-customer's active threat lists; discovery-style calls (``keibi.detect.iam.api_classes``) give
-the Recon type, every other call the UnauthorizedAccess type. Failed calls count too: the
-caller is listed, whatever the outcome. An address also on a trusted list never arrives here
-(enrichment nulls ``remote_custom_list``). One finding per principal and list;
+customer's active threat lists; discovery calls (``keibi.detect.api_classes``) give the Recon
+type, every other call the UnauthorizedAccess type. Failed calls count too: the caller is
+listed, whatever the outcome. Calls an AWS service makes on a principal's behalf
+(``invokedBy`` set, or a ``userIdentity.type`` of ``AWSService``) do not: the address is the
+service's. An address also on a trusted list never arrives here (enrichment nulls
+``remote_custom_list``). One finding per principal and list;
 ``additionalInfo.threatListName`` names the list.
 """
 
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
-from keibi.detect.iam.api_classes import is_recon
+from keibi.detect import DetectContext, FindingType, Severity, detectors
+from keibi.detect.iam.malicious_ip import management_calls, recon_split
 
 RECON_MALICIOUS_IP_CUSTOM = FindingType(
     type="Recon:IAMUser/MaliciousIPCaller.Custom",
@@ -47,16 +49,11 @@ UNAUTHORIZED_MALICIOUS_IP_CUSTOM = FindingType(
     prefilter=pl.col("remote_custom_list").is_not_null(),
 )
 def malicious_ip_custom(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
-    calls = events.filter(
-        pl.col("remote_custom_list").is_not_null(),
-        (pl.col("event_category") != "Data").fill_null(True),
-    )
     info = pl.struct(pl.col("remote_custom_list").alias("threatListName")).struct.json_encode()
-    recon = is_recon(pl.col("event_name"))
-    key = ("principal_id", "remote_custom_list")
-    found = [
-        hits(calls.filter(recon), RECON_MALICIOUS_IP_CUSTOM, key=key, info=info),
-        hits(calls.filter(~recon), UNAUTHORIZED_MALICIOUS_IP_CUSTOM, key=key, info=info),
-    ]
-    found = [f for f in found if not f.is_empty()]
-    return pl.concat(found) if found else no_hits()
+    return recon_split(
+        management_calls(events, pl.col("remote_custom_list").is_not_null()),
+        RECON_MALICIOUS_IP_CUSTOM,
+        UNAUTHORIZED_MALICIOUS_IP_CUSTOM,
+        key=("principal_id", "remote_custom_list"),
+        info=info,
+    )
