@@ -116,12 +116,14 @@ def registrable_domain(domain: str) -> str:
     return str(found) if found else domain.lower()
 
 
-def aws_api_call_action(row: Mapping[str, Any]) -> dict[str, Any]:
-    """``AWS_API_CALL`` from a CloudTrail record.
+def aws_api_call_action(row: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``AWS_API_CALL`` from a CloudTrail record and the hit's ``info``.
 
     ``callerType`` is ``Remote IP`` when ``sourceIPAddress`` is an address and ``Domain``
     when it is a host name (an AWS service such as ``ec2.amazonaws.com``), which then fills
-    ``domainDetails.domain``.
+    ``domainDetails.domain``. ``affectedResources`` names the bucket the request names
+    (``{"AWS::S3::Bucket": name}``), else stays empty. ``remoteAccountDetails`` appears when
+    the detector found the caller's account (``info`` ``remoteAccountId``, ``affiliated``).
     """
     source = row.get("source_ip")
     remote = ip_details(source)
@@ -135,10 +137,23 @@ def aws_api_call_action(row: Mapping[str, Any]) -> dict[str, Any]:
             "userAgent": row.get("user_agent"),
             "errorCode": row.get("error_code"),
             "remoteIpDetails": remote,
+            "remoteAccountDetails": remote_account_details(info or {}),
         }
     )
-    call["affectedResources"] = {}
+    bucket = row.get("bucket_name")
+    call["affectedResources"] = {"AWS::S3::Bucket": bucket} if isinstance(bucket, str) and bucket else {}
     return {"actionType": "AWS_API_CALL", "awsApiCallAction": call}
+
+
+def remote_account_details(info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``{accountId, affiliated}`` from a hit's ``remoteAccountId`` / ``affiliated``; None without an id."""
+    account = info.get("remoteAccountId")
+    if account is None or isinstance(account, dict | list) or str(account) == "":
+        return None
+    affiliated = info.get("affiliated")
+    return clean(
+        {"accountId": str(account), "affiliated": affiliated if isinstance(affiliated, bool) else None}
+    )
 
 
 def network_connection_action(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,9 @@ the batch the detector saw (vectorised joins on ``_row``), then makes one findin
   ``service.detectorId`` is ``sha256("detector|{account}|{region}")`` likewise.
 - ``service.action`` comes from the hit's latest record (``last_row``) through the builder
   of the type's ``action_type`` (``keibi.findings.actions``); ``resource`` likewise
-  (``keibi.findings.resources``).
+  (``keibi.findings.resources``). Both also read the hit's ``info`` for what only the
+  detector knows: ``remoteAccountId``/``affiliated`` become
+  ``awsApiCallAction.remoteAccountDetails``, ``publicAccess`` a bucket's ``publicAccess``.
 - ``title``/``description`` are the type's templates over ``keibi.findings.context``.
 - ``service.additionalInfo`` carries the hit's ``info`` plus keibi's evidence pointers
   (``keibi.findings.pointers``); a ``threatListName`` in ``info`` also fills
@@ -164,8 +166,13 @@ def _latest_rows(hits: pl.DataFrame, frame: pl.DataFrame, source: SourceName) ->
     if source == "vpc_flow" and "direction" not in last.columns:
         last = flow_sides(last)  # a frame that skipped enrichment: derive the sides here
     if source == "cloudtrail":
+        params = pl.col("request_parameters")
         last = last.with_columns(
-            pl.col("request_parameters").str.json_path_match("$.bucketName").alias("bucket_name")
+            params.str.json_path_match("$.bucketName").alias("bucket_name"),
+            # A bucket ACL names the bucket owner's canonical user id, S3's owner.id.
+            pl.when(pl.col("event_name") == "PutBucketAcl")
+            .then(params.str.json_path_match("$.AccessControlPolicy.Owner.ID"))
+            .alias("bucket_owner_id"),
         )
     return last.drop("_found").to_dicts()
 
@@ -210,12 +217,14 @@ def _info(text: str | None) -> dict[str, Any]:
     return {k: v for k, v in value.items() if v is not None}
 
 
-def _action(kind: ActionType, row: Mapping[str, Any], source: SourceName, account_id: str) -> dict[str, Any]:
+def _action(
+    kind: ActionType, row: Mapping[str, Any], source: SourceName, account_id: str, info: Mapping[str, Any]
+) -> dict[str, Any]:
     expected = _ACTION_SOURCES[kind]
     if source != expected:
         raise ValueError(f"action type {kind} needs {expected} records, got {source}")
     if kind == "AWS_API_CALL":
-        return aws_api_call_action(row)
+        return aws_api_call_action(row, info)
     if kind == "NETWORK_CONNECTION":
         return network_connection_action(row)
     if kind == "PORT_PROBE":
@@ -255,7 +264,7 @@ def _record(
     info = _info(hit["info"])
     count = int(hit["count"])
     first_seen, last_seen = iso_seconds(hit["first_seen"]), iso_seconds(hit["last_seen"])
-    res = resource(ftype.resource_type, row, source, partition)
+    res = resource(ftype.resource_type, row, source, partition, info)
     base = {
         "type": type_,
         "account_id": account,
@@ -275,7 +284,7 @@ def _record(
         {
             "serviceName": "guardduty",
             "detectorId": did,
-            "action": _action(ftype.action_type, row, source, account),
+            "action": _action(ftype.action_type, row, source, account, info),
             "evidence": _threat_intel(info),
             "archived": False,
             "count": count,

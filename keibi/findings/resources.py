@@ -8,7 +8,7 @@ DNS query names, the bucket a request names. Unknown values are left out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from keibi.detect.types import ResourceType
 from keibi.findings.actions import clean
@@ -55,22 +55,85 @@ def instance_details(row: Mapping[str, Any], source: SourceName) -> dict[str, An
     return details
 
 
-def s3_bucket_details(bucket: str, partition: str) -> list[dict[str, Any]]:
-    return [{"arn": f"arn:{partition}:s3:::{bucket}", "name": bucket}]
+_BLOCK_PUBLIC_ACCESS: Final = (
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+    "blockPublicAcls",
+    "blockPublicPolicy",
+)
+_ALLOWS: Final = ("allowsPublicReadAccess", "allowsPublicWriteAccess")
+# GuardDuty's PublicAccess shape: which members a hit's ``info["publicAccess"]`` may fill.
+PUBLIC_ACCESS_SHAPE: Final[dict[str, Any]] = {
+    "effectivePermission": str,
+    "permissionConfiguration": {
+        "bucketLevelPermissions": {
+            "accessControlList": dict.fromkeys(_ALLOWS, bool),
+            "bucketPolicy": dict.fromkeys(_ALLOWS, bool),
+            "blockPublicAccess": dict.fromkeys(_BLOCK_PUBLIC_ACCESS, bool),
+        },
+        "accountLevelPermissions": {"blockPublicAccess": dict.fromkeys(_BLOCK_PUBLIC_ACCESS, bool)},
+    },
+}
+
+
+def _pick(value: Any, shape: Any) -> Any:
+    """``value`` cut down to ``shape`` (nested dicts of member → type): unknown members,
+    wrong types and empty objects are dropped, so detector explanations (``grant``) stay in
+    ``additionalInfo`` and the resource keeps GuardDuty's shape."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return None
+        picked = {k: _pick(value.get(k), sub) for k, sub in shape.items()}
+        return {k: v for k, v in picked.items() if v is not None} or None
+    return value if isinstance(value, shape) else None
+
+
+def public_access(info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``publicAccess`` of an ``S3BucketDetail`` from a hit's ``info["publicAccess"]``."""
+    found = _pick(info.get("publicAccess"), PUBLIC_ACCESS_SHAPE)
+    return found if isinstance(found, dict) else None
+
+
+def s3_bucket_details(
+    bucket: str,
+    partition: str,
+    *,
+    owner_id: str | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The bucket a request names, as the call's ``Destination``; ``owner.id`` (the owner's
+    canonical user id) only when the request shows it, ``publicAccess`` when the hit says."""
+    detail = clean(
+        {
+            "arn": f"arn:{partition}:s3:::{bucket}",
+            "name": bucket,
+            "type": "Destination",
+            "owner": {"id": owner_id} if owner_id else None,
+            "publicAccess": public_access(info or {}),
+        }
+    )
+    return [detail]
 
 
 def resource(
-    kind: ResourceType, row: Mapping[str, Any], source: SourceName, partition: str
+    kind: ResourceType,
+    row: Mapping[str, Any],
+    source: SourceName,
+    partition: str,
+    info: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``resource`` of type ``kind`` (``FindingType.resource_type``) for a record of ``source``."""
+    """``resource`` of type ``kind`` (``FindingType.resource_type``) for a record of ``source``;
+    ``info`` is the hit's, for what only the detector knows (a bucket's ``publicAccess``)."""
     out: dict[str, Any] = {"resourceType": kind}
     if source == "cloudtrail" and kind in ("AccessKey", "S3Bucket"):
         keys = access_key_details(row)
         if keys:
             out["accessKeyDetails"] = keys
         bucket = row.get("bucket_name")
-        if kind == "S3Bucket" and bucket:
-            out["s3BucketDetails"] = s3_bucket_details(bucket, partition)
+        if kind == "S3Bucket" and isinstance(bucket, str) and bucket:
+            out["s3BucketDetails"] = s3_bucket_details(
+                bucket, partition, owner_id=row.get("bucket_owner_id"), info=info
+            )
     elif source in ("vpc_flow", "dns") and kind == "Instance":
         details = instance_details(row, source)
         if details:

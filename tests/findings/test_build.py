@@ -170,9 +170,11 @@ def test_service_caller_assumed_role_error_and_bucket() -> None:
             "userName": "deploy-role",
             "userType": "AssumedRole",
         },
-        "s3BucketDetails": [{"arn": "arn:aws:s3:::payroll", "name": "payroll"}],
+        "s3BucketDetails": [{"arn": "arn:aws:s3:::payroll", "name": "payroll", "type": "Destination"}],
     }
     call = f["service"]["action"]["awsApiCallAction"]
+    assert call["affectedResources"] == {"AWS::S3::Bucket": "payroll"}
+    assert "remoteAccountDetails" not in call
     assert call["errorCode"] == "AccessDenied"
     assert call["remoteIpDetails"] == {"ipAddressV6": "2001:db8::7"}
     assert f["service"]["evidence"] == {"threatIntelligenceDetails": [{"threatListName": "bad-list"}]}
@@ -189,6 +191,7 @@ def test_service_caller_assumed_role_error_and_bucket() -> None:
     assert call["callerType"] == "Domain"
     assert call["domainDetails"] == {"domain": "ec2.amazonaws.com"}
     assert "remoteIpDetails" not in call and "userAgent" not in call
+    assert call["affectedResources"] == {}
     assert svc.finding["arn"].startswith("arn:aws-cn:guardduty:")
     assert svc.finding["description"].endswith("from IP address unknown.")
 
