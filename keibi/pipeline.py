@@ -88,7 +88,11 @@ class Engine:
     ) -> None:
         self.store = store
         self.intel = intel
-        self.ctx = DetectContext(settings=settings or DetectSettings())
+        self.ctx = DetectContext(  # one per scan: detectors' state lives as long as the scan
+            settings=settings or DetectSettings(),
+            state={},
+            aws_ip_ranges_date=intel.aws_ranges.create_date if intel.aws_ranges is not None else None,
+        )
         self.registry = (registry or detectors).load()
         self.types = self.registry.finding_types()
         self.batch_rows = batch_rows

@@ -1,8 +1,10 @@
-"""What a detector may consult besides its batch: settings and intelligence, never I/O."""
+"""What a detector may consult besides its batch: settings, which AWS ranges, a small per-scan state."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import polars as pl
 
 from keibi.detect.settings import DetectSettings
 
@@ -10,6 +12,19 @@ from keibi.detect.settings import DetectSettings
 @dataclass(frozen=True, slots=True)
 class DetectContext:
     """Handed to every detector call. Threat-list matches arrive as columns on the batch
-    (added by ``keibi.enrich``), so a detector only reads ``settings`` here."""
+    (added by ``keibi.enrich``), so a detector reads ``settings`` here, and ``state``.
+
+    ``aws_ip_ranges_date`` is the ``createDate`` of the ``ip-ranges.json`` behind the batch's
+    ``remote_aws_*`` columns (None: not told), so a finding can say which snapshot decided.
+
+    ``state`` maps a detector id to a frame that detector carries from one batch to the next
+    within one scan (the engine makes one context per scan): facts that join records which
+    may land in different batches, such as the access key an ``sts:AssumeRole`` handed to a
+    Lambda function and that key's later use. Only the owning detector reads or writes its
+    entry; it keeps the frame bounded (pruned on event time every batch) and its results
+    independent of where batches break. The state is not persisted between scans.
+    """
 
     settings: DetectSettings = field(default_factory=DetectSettings)
+    state: dict[str, pl.DataFrame] = field(default_factory=dict)
+    aws_ip_ranges_date: str | None = None

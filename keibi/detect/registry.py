@@ -32,6 +32,17 @@ BUILTIN_MODULES = (
     "keibi.detect.network.malicious_ip_custom",
     "keibi.detect.dns.bitcoin_tool",
     "keibi.detect.dns.malicious_domain_custom",
+    "keibi.detect.iam.password_policy",
+    "keibi.detect.iam.bedrock_logging",
+    "keibi.detect.s3.public_access",
+    "keibi.detect.s3.access_logging",
+    "keibi.detect.iam.malicious_ip",
+    "keibi.detect.iam.tor_ip",
+    "keibi.detect.s3.malicious_ip",
+    "keibi.detect.s3.malicious_ip_custom",
+    "keibi.detect.s3.tor_ip",
+    "keibi.detect.s3.pentest",
+    "keibi.detect.iam.credential_exfiltration",
 )
 
 
