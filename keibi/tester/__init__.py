@@ -2,8 +2,8 @@
 
 ``generate(outdir)`` writes two hours of one account's CloudTrail, VPC Flow Logs and Route 53
 Resolver query logs: one scenario per implemented finding type, buried in benign background
-that must raise nothing, plus the threat and trusted lists the scenarios rely on and a
-``manifest.json`` saying what a scan should find.
+that must raise nothing, plus the threat and trusted lists and the Tor and malicious-address
+feeds the scenarios rely on, and a ``manifest.json`` saying what a scan should find.
 """
 
 from keibi.tester.generate import DEFAULT_START, MANIFEST_FILE, generate

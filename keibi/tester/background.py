@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from keibi.tester.background_config import CONFIG
 from keibi.tester.cloudtrail import (
     BOTO3_UA,
     CONSOLE_UA,
@@ -30,6 +31,7 @@ from keibi.tester.flowlogs import SYN, SYN_FIN, SYNACK_FIN, ip_strings, public_i
 from keibi.tester.lists import NEAR_MISS_DOMAIN
 from keibi.tester.manifest import Background
 from keibi.tester.run import Run
+from keibi.tester.s3 import object_call
 from keibi.tester.vec import arange, where
 
 WEBS: Final = ("web-1", "web-2", "web-3", "web-4")
@@ -736,16 +738,10 @@ def aws_services(run: Run) -> Background:
     n = _n(run, 3000)
     for t in run.times(n, run.start, _span(run)).to_list():
         service = "ec2.amazonaws.com" if run.rng.random() < 0.4 else "lambda.amazonaws.com"
-        role = (
-            "app-instance"
-            if service.startswith("ec2")
-            else run.rng.choice(("lambda-processor", "lambda-thumbnailer"))
-        )
-        session = (
-            w.hosts["app-1"].instance_id
-            if service.startswith("ec2")
-            else f"awslambda_{run.rng.randrange(1000)}_{int(t)}"
-        )
+        function = run.rng.choice(("processor", "thumbnailer"))
+        role = "app-instance" if service.startswith("ec2") else f"lambda-{function}"
+        # EC2 names the session after the instance, Lambda after the function
+        session = w.hosts["app-1"].instance_id if service.startswith("ec2") else function
         run.trail.service_call(
             float(t),
             service,
@@ -786,25 +782,35 @@ def aws_services(run: Run) -> Background:
 
 
 def instance_roles(run: Run) -> Background:
+    """App instances use their own role sessions from inside AWS: through the NAT gateway's
+    Elastic IP (an EC2 address of us-east-1) or, for app-2's Secrets Manager calls, the
+    account's own interface endpoint (private source IP)."""
     w, tag = run.world, "background:instance-roles"
-    nat = w.ips["office2"]
+    nat = w.ips["nat_gateway"]
+    endpoint = ("vpce-" + w.ids.hex(17), w.account_id)
     for name in ("app-1", "app-2"):
-        role = _assumed(run, "app-instance", str(w.hosts[name].instance_id), ec2=True)
+        host = w.hosts[name]
+        role = _assumed(run, "app-instance", str(host.instance_id), ec2=True)
         for t in run.times(_n(run, 1500), run.start, _span(run)).to_list():
             source, call, ro = run.rng.choice(_APP_CALLS)
+            private = name == "app-2" and source == "secretsmanager.amazonaws.com"
             run.trail.call(
                 float(t),
                 role.identity(w),
                 source,
                 call,
                 tag=tag,
-                ip=nat,
+                ip=host.ip if private else nat,
                 ua=BOTO3_UA,
                 read_only=ro,
                 request=_request(source, call, run),
+                vpc_endpoint=endpoint if private else None,
             )
     return Background(
-        "instance-roles", "cloudtrail", "app instances' role sessions read parameters, secrets and keys"
+        "instance-roles",
+        "cloudtrail",
+        "instances' and an ECS task's role sessions read parameters, secrets and keys from AWS addresses (NAT gateway, "
+        "web-3's public IP, the account's own VPC endpoint)",
     )
 
 
@@ -812,7 +818,7 @@ def s3_data_events(run: Run) -> Background:
     w, tag = run.world, "background:s3-data-events"
     backup_role = _assumed(run, "backup-writer", str(w.hosts["backup"].instance_id), ec2=True)
     app_role = _assumed(run, "app-instance", str(w.hosts["app-1"].instance_id), ec2=True)
-    endpoint = "vpce-" + w.ids.hex(17)
+    endpoint = ("vpce-" + w.ids.hex(17), w.account_id)
     for t in run.times(_n(run, 5000), run.start, _span(run)).to_list():
         put = run.rng.random() < 0.6
         bucket = "acme-backups" if put else "acme-prod-assets"
@@ -821,31 +827,40 @@ def s3_data_events(run: Run) -> Background:
             if put
             else f"static/img/{run.rng.randrange(5000)}.webp"
         )
-        role = backup_role if put else app_role
-        rec = run.trail.call(
+        object_call(
+            run.trail,
             float(t),
-            role.identity(w),
-            "s3.amazonaws.com",
+            (backup_role if put else app_role).identity(w),
             "PutObject" if put else "GetObject",
+            bucket,
+            key,
             tag=tag,
             ip=w.hosts["backup" if put else "app-1"].ip,
-            ua="[aws-cli/2.15.0]" if put else BOTO3_UA,
-            read_only=not put,
-            data_event=True,
+            ua="aws-cli/2.15.0" if put else BOTO3_UA,
+            size=run.rng.randrange(20_000, 8_000_000),
+            vpc_endpoint=endpoint,
             version="1.10" if put else "1.09",
-            request={"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com", "key": key},
-            response={"x-amz-server-side-encryption": "aws:kms"} if put else None,
-            resources=[
-                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
-                {"accountId": w.account_id, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
-            ],
         )
-        rec["vpcEndpointId"] = endpoint
-        rec["vpcEndpointAccountId"] = w.account_id
+    # the backup job lists what it wrote every ten minutes, to prune old parts
+    for t in range(run.start + 420, run.end, 600):
+        object_call(
+            run.trail,
+            float(t),
+            backup_role.identity(w),
+            "ListObjects",
+            "acme-backups",
+            None,
+            tag=tag,
+            ip=w.hosts["backup"].ip,
+            ua="aws-cli/2.15.0 Python/3.11.6 Linux/6.1.109-118.189.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off command/s3.ls",
+            size=run.rng.randrange(3_000, 40_000),
+            vpc_endpoint=endpoint,
+            prefix="db/",
+        )
     return Background(
         "s3-data-events",
         "cloudtrail",
-        "backup writes and app reads through an S3 gateway endpoint (private source IPs)",
+        "backup writes and lists, app reads, through an S3 gateway endpoint of the account (private source IPs)",
     )
 
 
@@ -941,10 +956,28 @@ def near_misses(run: Run) -> Background:
             if name == "TagUser"
             else _request(source, name, run),
         )
+    # the auditor also samples a bucket's objects and ACLs (S3 data events) from the same address
+    for i, (name, key) in enumerate(
+        (("ListObjects", None), ("GetObjectAcl", "static/index.html"), ("GetObject", "static/index.html"))
+    ):
+        object_call(
+            run.trail,
+            run.start + 3990 + 7 * i,
+            iam_user(w, kim),
+            name,
+            "acme-prod-assets",
+            key,
+            tag="background:trusted-threat-ip/s3",
+            ip=ip,
+            ua=BOTO3_UA,
+            size=run.rng.randrange(1_000, 30_000),
+            prefix="static/",
+        )
     return Background(
         "near-misses",
         "cloudtrail",
-        "a denied StopLogging; recon and a write from an address that is on the threat list but also trusted",
+        "a denied StopLogging; recon, a write and S3 reads from an address on the threat list and the "
+        "malicious feed but also trusted",
     )
 
 
@@ -967,5 +1000,6 @@ CLOUDTRAIL: Final[tuple[Callable[[Run], Background], ...]] = (
     s3_data_events,
     console_users,
     near_misses,
+    *CONFIG,
 )
 ALL: Final = (*FLOW, *DNS, *CLOUDTRAIL)

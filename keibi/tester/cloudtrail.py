@@ -28,6 +28,19 @@ BOTO3_UA: Final = (
     "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.226-214.880.amzn2.x86_64 md/arch#x86_64 "
     "lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69"
 )
+MAC_CLI_UA: Final = (
+    "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.9 "
+    "md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off md/command#{command}"
+)
+"""A laptop's AWS CLI: where stolen instance or function credentials end up."""
+LAMBDA_BOTO3_UA: Final = (
+    "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#5.10.224-236.876.amzn2.x86_64 md/arch#x86_64 "
+    "lang/python#3.12.6 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.145"
+)
+ECS_BOTO3_UA: Final = (
+    "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#5.10.225-213.878.amzn2.x86_64 md/arch#x86_64 "
+    "lang/python#3.12.6 md/pyimpl#CPython exec-env/AWS_ECS_FARGATE cfg/retry-mode#legacy Botocore/1.34.145"
+)
 TERRAFORM_UA: Final = (
     "APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.70.0 "
     "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.32.2 ua/2.1 os/linux lang/go#1.23.1 "
@@ -76,6 +89,17 @@ def root(world: World, access_key: str | None) -> dict[str, Any]:
     }
     if access_key:
         ident["accessKeyId"] = access_key
+    return ident
+
+
+def assumed_root(world: World, session_key: str, since: float) -> dict[str, Any]:
+    """A centralized root access session (``sts:AssumeRoot`` from the management account), as the
+    member account's trail shows it: type ``Root``, a temporary key, ``assumedRoot`` in the context."""
+    ident = root(world, session_key)
+    ident["sessionContext"] = {
+        "attributes": {"creationDate": iso(since), "mfaAuthenticated": "false"},
+        "assumedRoot": "true",
+    }
     return ident
 
 
@@ -153,8 +177,15 @@ class Trail:
         resources: list[dict[str, Any]] | None = None,
         data_event: bool = False,
         version: str = "1.09",
+        vpc_endpoint: tuple[str, str] | None = None,
+        transferred: tuple[int, int] = (0, 0),
     ) -> dict[str, Any]:
-        """Record one API call (``AwsApiCall``); ``data_event`` makes it an S3 data event."""
+        """Record one API call (``AwsApiCall``); ``data_event`` makes it an S3 data event.
+
+        ``vpc_endpoint`` is (endpoint id, the account owning it) when the call came through a
+        VPC endpoint; ``transferred`` the bytes in and out S3 reports in ``additionalEventData``
+        (S3 writes that block for its management calls too).
+        """
         if region is None:
             region = "us-east-1" if source in GLOBAL_SERVICES else self.world.region
         rec: dict[str, Any] = {
@@ -171,14 +202,14 @@ class Trail:
             rec["errorCode"], rec["errorMessage"] = error
         rec["requestParameters"] = request
         rec["responseElements"] = None if error is not None else response
-        if data_event:
+        if data_event or source == "s3.amazonaws.com":
             rec["additionalEventData"] = {
                 "SignatureVersion": "SigV4",
                 "CipherSuite": "TLS_AES_128_GCM_SHA256",
-                "bytesTransferredIn": 0,
+                "bytesTransferredIn": transferred[0],
                 "AuthenticationMethod": "AuthHeader",
                 "x-amz-id-2": self.ids.token(76),
-                "bytesTransferredOut": 0,
+                "bytesTransferredOut": transferred[1],
             }
         rec["requestID"] = self.ids.token(16).upper() if source.startswith("s3.") else self.ids.uuid()
         rec["eventID"] = self.ids.uuid()
@@ -188,6 +219,8 @@ class Trail:
         rec["eventType"] = "AwsApiCall"
         rec["managementEvent"] = not data_event
         rec["recipientAccountId"] = self.world.account_id
+        if vpc_endpoint is not None:
+            rec["vpcEndpointId"], rec["vpcEndpointAccountId"] = vpc_endpoint
         rec["eventCategory"] = "Data" if data_event else "Management"
         if "invokedBy" not in identity and not ip.endswith(".amazonaws.com"):
             version_, suite = _TLS[int(t) % 2 if not data_event else 0]

@@ -92,8 +92,8 @@ def generate(
     """Write every attack scenario plus benign background under ``outdir``; same seed, same bytes.
 
     ``outdir`` gets ``AWSLogs/...`` (CloudTrail, VPC flow, Resolver query logs), the
-    ``lists/threat.txt`` and ``lists/trusted.txt`` the scenarios rely on, and
-    ``manifest.json``. ``scale`` multiplies the background volume (1.0 is ~100k records).
+    ``lists/threat.txt`` and ``lists/trusted.txt`` and the feeds (``lists/tor-exits.txt``,
+    ``lists/malicious-ips.txt``) the scenarios rely on, and ``manifest.json``. ``scale`` multiplies the background volume (1.0 is ~100k records).
 
     >>> manifest = generate(Path("/tmp/keibi-demo"), seed=7)
     >>> sorted(manifest.finding_types())[0]
@@ -104,7 +104,7 @@ def generate(
     run = new_run(seed, start, scale)
     planned = [make(run) for make in SCENARIOS]
     backgrounds = [make(run) for make in bg.ALL]
-    threat, trusted = write_lists(outdir, run.world)
+    threat, trusted, feeds = write_lists(outdir, run.world)
 
     ct_files = run.trail.write(outdir, level=level)
     ct_counts = Counter(e[2] for e in run.trail.events)
@@ -151,6 +151,7 @@ def generate(
         background=background,
         records={"cloudtrail": ct_counts.total(), "vpc_flow": flow_counts.total(), "dns": dns_counts.total()},
         files=tuple(written),
+        feeds=feeds,
     )
     (outdir / MANIFEST_FILE).write_bytes(manifest.to_json())
     return manifest

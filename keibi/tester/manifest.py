@@ -61,6 +61,8 @@ class Manifest:
     background: tuple[Background, ...]
     records: Mapping[str, int] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    feeds: tuple[tuple[str, str], ...] = ()
+    """(category, path) of each feed written, e.g. ``("Tor", "lists/tor-exits.txt")``."""
 
     def finding_types(self) -> set[str]:
         return {s.finding_type for s in self.scenarios}

@@ -2,22 +2,37 @@
 
 Each function records its activity on the ``Run`` under the tag ``scenario:<name>`` and
 returns the ``Scenario`` a scan must find. Times are offsets from the run's start, spread
-over the first two hours so windows and file boundaries get crossed.
+over the first two hours so windows and file boundaries get crossed. S3 scenarios live in
+``keibi.tester.scenarios_s3``. Where a scenario steals a role session's key, the session's
+legitimate use of the same key (from AWS's addresses) is recorded under a ``background:`` tag:
+it must stay quiet while the stolen use raises.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
-from keibi.tester.cloudtrail import UBUNTU_CLI_UA, iam_user, root
+from keibi.tester.cloudtrail import (
+    BOTO3_UA,
+    ECS_BOTO3_UA,
+    LAMBDA_BOTO3_UA,
+    MAC_CLI_UA,
+    UBUNTU_CLI_UA,
+    Role,
+    assumed_root,
+    iam_user,
+    root,
+)
 from keibi.tester.dnslogs import answers_json
 from keibi.tester.flowlogs import RST, SYN, SYN_FIN, SYNACK_FIN
 from keibi.tester.lists import THREAT_DOMAIN
 from keibi.tester.manifest import Scenario
 from keibi.tester.run import Run
+from keibi.tester.s3 import bucket_call
+from keibi.tester.scenarios_s3 import S3_SCENARIOS
 from keibi.tester.vec import arange, where
 from keibi.tester.world import Person
 
@@ -268,6 +283,452 @@ def iam_malicious_ip_caller(run: Run) -> Scenario:
     )
 
 
+# (eventSource, eventName, readOnly, cli command, requestParameters)
+Calls = tuple[tuple[str, str, bool, str, dict[str, Any] | None], ...]
+
+
+def _role_key(role: Role, ip: str) -> dict[str, str]:
+    return {
+        "access_key_id": role.access_key,
+        "principal_id": f"{role.role_id}:{role.session}",
+        "remote_ip": ip,
+    }
+
+
+def _calls(
+    run: Run,
+    t: float,
+    ident: dict[str, Any],
+    calls: Calls,
+    *,
+    tag: str,
+    ip: str,
+    ua: str,
+    gap: int = 9,
+    vpc_endpoint: tuple[str, str] | None = None,
+) -> None:
+    """Calls ``(eventSource, eventName, readOnly, cli command, requestParameters)`` ``gap`` s apart."""
+    for i, (source, name, ro, command, request) in enumerate(calls):
+        run.trail.call(
+            t + gap * i,
+            ident,
+            source,
+            name,
+            tag=tag,
+            ip=ip,
+            ua=ua.format(command=command),
+            read_only=ro,
+            request=request,
+            vpc_endpoint=vpc_endpoint,
+        )
+
+
+def short_term_root_credential_usage(run: Run) -> Scenario:
+    """A centralized root access session (``S3UnlockBucketPolicy`` task) removes a bucket policy."""
+    w, tag = run.world, "scenario:short-term-root-credential-usage"
+    ip, key = w.ips["root_session"], w.ids.key("ASIA")
+    t = run.start + 1500
+    ident = assumed_root(w, key, t - 40)
+    run.trail.call(
+        t,
+        ident,
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        tag=tag,
+        ip=ip,
+        read_only=True,
+        ua=MAC_CLI_UA.format(command="sts.get-caller-identity"),
+    )
+    bucket = "acme-legacy-reports"
+    for dt, name, command in ((31, "GetBucketPolicy", "get"), (64, "DeleteBucketPolicy", "delete")):
+        bucket_call(
+            run.trail,
+            t + dt,
+            ident,
+            name,
+            bucket,
+            tag=tag,
+            ip=ip,
+            ua=MAC_CLI_UA.format(command=f"s3api.{command}-bucket-policy"),
+            params={"policy": ""},
+        )
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "Policy:IAMUser/ShortTermRootCredentialUsage",
+        "cloudtrail",
+        "AccessKey",
+        key,
+        {"access_key_id": key, "principal_id": w.account_id, "user_type": "Root", "remote_ip": ip},
+        f"an sts:AssumeRoot session (assumedRoot, ASIA key) deletes the locked policy of {bucket}",
+    )
+
+
+def password_policy_change(run: Run) -> Scenario:
+    w, tag = run.world, "scenario:password-policy-change"
+    person = w.people["ops-admin"]
+    weak = {
+        "minimumPasswordLength": 6,
+        "requireSymbols": False,
+        "requireNumbers": False,
+        "requireUppercaseCharacters": False,
+        "requireLowercaseCharacters": True,
+        "allowUsersToChangePassword": True,
+    }
+    _calls(
+        run,
+        run.start + 2500,
+        iam_user(w, person),
+        (
+            ("iam.amazonaws.com", "GetAccountPasswordPolicy", True, "iam.get-account-password-policy", None),
+            (
+                "iam.amazonaws.com",
+                "UpdateAccountPasswordPolicy",
+                False,
+                "iam.update-account-password-policy",
+                weak,
+            ),
+        ),
+        tag=tag,
+        ip=person.ip,
+        ua=UBUNTU_CLI_UA,
+        gap=47,
+    )
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "Stealth:IAMUser/PasswordPolicyChange",
+        "cloudtrail",
+        "AccessKey",
+        person.access_key_id,
+        _key(person, person.ip),
+        f"{person.user_name} sets the password policy to 6 characters, no symbols, numbers or capitals",
+    )
+
+
+def bedrock_logging_disabled(run: Run) -> Scenario:
+    """LLM-jacking: an SSO session turns off Bedrock invocation logging, then invokes models."""
+    w, tag = run.world, "scenario:bedrock-logging-disabled"
+    role = Role(
+        "AWSReservedSSO_DevAdmin_5f2c1a9e0b7d4c3e",
+        w.ids.key("AROA"),
+        "mallory@contractor.example",
+        w.ids.key("ASIA"),
+        run.start + 2800,
+    )
+    ip = w.ips["llm_jacker"]
+    model = {"modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0"}
+    bedrock = "bedrock.amazonaws.com"
+    _calls(
+        run,
+        run.start + 2900,
+        role.identity(w),
+        (
+            (bedrock, "ListFoundationModels", True, "", None),
+            (bedrock, "GetModelInvocationLoggingConfiguration", True, "", None),
+            (bedrock, "DeleteModelInvocationLoggingConfiguration", False, "", None),
+            (bedrock, "InvokeModel", True, "", model),
+            (bedrock, "InvokeModel", True, "", model),
+        ),
+        tag=tag,
+        ip=ip,
+        ua=BOTO3_UA,
+        gap=13,
+    )
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "DefenseEvasion:IAMUser/BedrockLoggingDisabled",
+        "cloudtrail",
+        "AccessKey",
+        role.access_key,
+        _role_key(role, ip),
+        "an SSO session deletes the Bedrock model invocation logging configuration, then invokes Claude",
+    )
+
+
+def _instance_role(run: Run, host: str, role: str) -> Role:
+    w = run.world
+    return Role(
+        role, w.ids.key("AROA"), str(w.hosts[host].instance_id), w.ids.key("ASIA"), run.start - 900, True
+    )
+
+
+# What an instance or function does with its own role: (eventSource, eventName, readOnly, -, request)
+_OWN_CALLS: Final[Calls] = (
+    ("ssm.amazonaws.com", "GetParameters", True, "", {"names": ["/prod/web/db_url"], "withDecryption": True}),
+    ("kms.amazonaws.com", "Decrypt", True, "", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    ("sts.amazonaws.com", "GetCallerIdentity", True, "", None),
+)
+# What an attacker does first with stolen temporary credentials.
+_STOLEN_CALLS: Final[Calls] = (
+    ("sts.amazonaws.com", "GetCallerIdentity", True, "sts.get-caller-identity", None),
+    ("s3.amazonaws.com", "ListBuckets", True, "s3.ls", {"Host": "s3.us-east-1.amazonaws.com"}),
+    (
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        True,
+        "ec2.describe-instances",
+        {"instancesSet": {}, "filterSet": {}},
+    ),
+    ("secretsmanager.amazonaws.com", "ListSecrets", True, "secretsmanager.list-secrets", None),
+)
+
+
+def _own_use(run: Run, ident: dict[str, Any], ip: str, tag: str, ua: str, t0: int, every: int) -> None:
+    """The legitimate owner of a role session calls with it every ``every`` seconds."""
+    for i, t in enumerate(range(t0, run.end, every)):
+        source, name, ro, _, request = _OWN_CALLS[i % len(_OWN_CALLS)]
+        run.trail.call(float(t), ident, source, name, tag=tag, ip=ip, ua=ua, read_only=ro, request=request)
+
+
+def instance_credential_exfiltration_outside(run: Run) -> Scenario:
+    """SSRF on web-3 leaks its instance credentials; they are used from a laptop at home."""
+    w, tag = run.world, "scenario:instance-credential-exfiltration-outside"
+    role, ip = _instance_role(run, "web-3", "web-instance"), w.ips["exfil_laptop"]
+    ident = role.identity(w)
+    # web-3 itself, from its public address in EC2's range: benign, must stay quiet
+    _own_use(
+        run, ident, w.ips["web3_public"], "background:instance-roles/web-3", BOTO3_UA, run.start + 60, 420
+    )
+    _calls(run, run.start + 3600, ident, _STOLEN_CALLS, tag=tag, ip=ip, ua=MAC_CLI_UA, gap=17)
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        "cloudtrail",
+        "AccessKey",
+        role.access_key,
+        {**_role_key(role, ip), "instance_id": role.session},
+        f"web-3's instance-role session ({role.session}, ec2RoleDelivery 2.0) is used from {ip}, outside AWS",
+    )
+
+
+def instance_credential_exfiltration_inside(run: Run) -> Scenario:
+    """The CI runner's credentials are used from an instance in another AWS account, through
+    that account's VPC endpoints."""
+    w, tag = run.world, "scenario:instance-credential-exfiltration-inside"
+    role = _instance_role(run, "ci-runner", "ci-runner-instance")
+    ident = role.identity(w)
+    _own_use(
+        run,
+        ident,
+        w.ips["nat_gateway"],
+        "background:instance-roles/ci-runner",
+        BOTO3_UA,
+        run.start + 200,
+        600,
+    )
+    ip, endpoint = w.ips["inside_attacker"], ("vpce-" + w.ids.hex(17), w.other_account_id)
+    secret = f"arn:aws:secretsmanager:us-east-1:{w.account_id}:secret:prod/deploy-key-Xy12Ab"
+    calls: Calls = (
+        ("sts.amazonaws.com", "GetCallerIdentity", True, "sts.get-caller-identity", None),
+        ("secretsmanager.amazonaws.com", "ListSecrets", True, "secretsmanager.list-secrets", None),
+        (
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            True,
+            "secretsmanager.get-secret-value",
+            {"secretId": secret},
+        ),
+        ("ssm.amazonaws.com", "DescribeParameters", True, "ssm.describe-parameters", None),
+    )
+    _calls(
+        run, run.start + 5600, ident, calls, tag=tag, ip=ip, ua=UBUNTU_CLI_UA, gap=21, vpc_endpoint=endpoint
+    )
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
+        "cloudtrail",
+        "AccessKey",
+        role.access_key,
+        {**_role_key(role, ip), "instance_id": role.session, "remote_account_id": w.other_account_id},
+        f"the CI runner's instance credentials are used through {endpoint[0]}, owned by account {w.other_account_id}",
+    )
+
+
+def _compute_role(run: Run, service: str, role_name: str, session: str, t0: int, tag: str) -> Role:
+    """The role session ``service`` (lambda.amazonaws.com, ecs-tasks.amazonaws.com) makes for a
+    function or task: its ``AssumeRole`` event, whose response hands out the ``ASIA`` key."""
+    w = run.world
+    role = Role(role_name, w.ids.key("AROA"), session, w.ids.key("ASIA"), t0)
+    run.trail.service_call(
+        t0,
+        service,
+        "sts.amazonaws.com",
+        "AssumeRole",
+        tag=tag,
+        request={"roleArn": w.arn("role", role.name), "roleSessionName": session},
+        response={
+            "credentials": {
+                "accessKeyId": role.access_key,
+                "sessionToken": w.ids.token(96),
+                "expiration": "Nov 1, 2026, 12:50:00 PM",
+            },
+            "assumedRoleUser": {
+                "assumedRoleId": f"{role.role_id}:{session}",
+                "arn": f"arn:aws:sts::{w.account_id}:assumed-role/{role.name}/{session}",
+            },
+        },
+    )
+    return role
+
+
+def resource_credential_exfiltration_outside(run: Run) -> Scenario:
+    """A Lambda function's role session (issued by lambda.amazonaws.com's AssumeRole) is used from
+    outside AWS after its environment leaked."""
+    w, tag = run.world, "scenario:resource-credential-exfiltration-outside"
+    fn, t0 = "invoice-processor", run.start + 3000
+    role = _compute_role(run, "lambda.amazonaws.com", "invoice-processor-role", fn, t0, tag)
+    ident = role.identity(w)
+    _own_use(
+        run,
+        ident,
+        w.ips["lambda_egress"],
+        "background:lambda-functions/own-use",
+        LAMBDA_BOTO3_UA,
+        t0 + 2,
+        300,
+    )
+    ip = w.ips["lambda_exfil"]
+    _calls(run, t0 + 1900, ident, _STOLEN_CALLS, tag=tag, ip=ip, ua=MAC_CLI_UA, gap=23)
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS",
+        "cloudtrail",
+        "AccessKey",
+        role.access_key,
+        _role_key(role, ip),
+        f"the {fn} Lambda function's credentials are used from {ip}, outside AWS",
+    )
+
+
+def resource_credential_exfiltration_inside(run: Run) -> Scenario:
+    """An ECS task's role session (issued by ecs-tasks.amazonaws.com) is used from another AWS
+    account, through that account's VPC endpoint."""
+    w, tag = run.world, "scenario:resource-credential-exfiltration-inside"
+    task, t0 = w.ids.hex(32), run.start + 3300
+    role = _compute_role(run, "ecs-tasks.amazonaws.com", "orders-api-task", task, t0, tag)
+    ident = role.identity(w)
+    _own_use(
+        run, ident, w.ips["nat_gateway"], "background:instance-roles/ecs-task", ECS_BOTO3_UA, t0 + 5, 540
+    )
+    ip, endpoint = w.ips["inside_attacker"], ("vpce-" + w.ids.hex(17), w.other_account_id)
+    _calls(
+        run, t0 + 3400, ident, _STOLEN_CALLS, tag=tag, ip=ip, ua=UBUNTU_CLI_UA, gap=19, vpc_endpoint=endpoint
+    )
+    return Scenario(
+        tag.removeprefix("scenario:"),
+        "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.InsideAWS",
+        "cloudtrail",
+        "AccessKey",
+        role.access_key,
+        {**_role_key(role, ip), "remote_account_id": w.other_account_id},
+        f"an ECS task's credentials are used through {endpoint[0]}, owned by account {w.other_account_id}",
+    )
+
+
+_RUN_INSTANCES: Final = {
+    "instancesSet": {"items": [{"imageId": "ami-0c7217cdde317cfec", "minCount": 1, "maxCount": 8}]},
+    "instanceType": "p3.16xlarge",
+    "blockDeviceMapping": {},
+    "monitoring": {"enabled": False},
+    "disableApiTermination": False,
+    "disableApiStop": False,
+    "clientToken": "f0b1c2d3-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+}
+
+
+def _feed_scenario(
+    run: Run,
+    name: str,
+    finding: str,
+    user: str,
+    ip_name: str,
+    t: int,
+    calls: Calls,
+    what: str,
+) -> Scenario:
+    w, tag = run.world, f"scenario:{name}"
+    person, ip = w.people[user], w.ips[ip_name]
+    _calls(run, run.start + t, iam_user(w, person), calls, tag=tag, ip=ip, ua=UBUNTU_CLI_UA, gap=11)
+    return Scenario(name, finding, "cloudtrail", "AccessKey", person.access_key_id, _key(person, ip), what)
+
+
+def iam_malicious_feed_recon(run: Run) -> Scenario:
+    calls: Calls = (
+        ("sts.amazonaws.com", "GetCallerIdentity", True, "sts.get-caller-identity", None),
+        (
+            "iam.amazonaws.com",
+            "ListAttachedUserPolicies",
+            True,
+            "iam.list-attached-user-policies",
+            {"userName": "partner-sync"},
+        ),
+        ("ec2.amazonaws.com", "DescribeRegions", True, "ec2.describe-regions", {"regionSet": {}}),
+        ("s3.amazonaws.com", "ListBuckets", True, "s3.ls", {"Host": "s3.us-east-1.amazonaws.com"}),
+    )
+    return _feed_scenario(
+        run, "iam-malicious-feed-recon", "Recon:IAMUser/MaliciousIPCaller", "partner-sync", "malicious_iam", 4300, calls,
+        "partner-sync's key enumerates policies, regions and buckets from an address on the malicious feed",
+    )  # fmt: skip
+
+
+def iam_malicious_feed_caller(run: Run) -> Scenario:
+    calls: Calls = (
+        (
+            "ec2.amazonaws.com",
+            "ImportKeyPair",
+            False,
+            "ec2.import-key-pair",
+            {"keyName": "ops", "publicKeyMaterial": "<sensitiveDataRemoved>"},
+        ),
+        ("ec2.amazonaws.com", "RunInstances", False, "ec2.run-instances", _RUN_INSTANCES),
+    )
+    return _feed_scenario(
+        run, "iam-malicious-feed-caller", "UnauthorizedAccess:IAMUser/MaliciousIPCaller", "partner-sync", "malicious_iam", 4400, calls,
+        "partner-sync's key imports a key pair and launches eight GPU instances from an address on the malicious feed",
+    )  # fmt: skip
+
+
+def iam_tor_recon(run: Run) -> Scenario:
+    calls: Calls = (
+        ("iam.amazonaws.com", "ListUsers", True, "iam.list-users", None),
+        ("iam.amazonaws.com", "ListRoles", True, "iam.list-roles", None),
+        (
+            "iam.amazonaws.com",
+            "GetAccountAuthorizationDetails",
+            True,
+            "iam.get-account-authorization-details",
+            None,
+        ),
+        (
+            "ec2.amazonaws.com",
+            "DescribeSecurityGroups",
+            True,
+            "ec2.describe-security-groups",
+            {"securityGroupSet": {}, "securityGroupIdSet": {}},
+        ),
+    )
+    return _feed_scenario(
+        run, "iam-tor-recon", "Recon:IAMUser/TorIPCaller", "qa-automation", "tor_iam", 5200, calls,
+        "qa-automation's key lists users, roles and security groups from a Tor exit",
+    )  # fmt: skip
+
+
+def iam_tor_caller(run: Run) -> Scenario:
+    login = {"userName": "qa-automation", "passwordResetRequired": False}
+    inline = {
+        "userName": "qa-automation",
+        "policyName": "qa-extra",
+        "policyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+    }
+    calls: Calls = (
+        ("iam.amazonaws.com", "CreateLoginProfile", False, "iam.create-login-profile", login),
+        ("iam.amazonaws.com", "PutUserPolicy", False, "iam.put-user-policy", inline),
+    )
+    return _feed_scenario(
+        run, "iam-tor-caller", "UnauthorizedAccess:IAMUser/TorIPCaller", "qa-automation", "tor_iam", 5300, calls,
+        "qa-automation's key gives itself a console password and an admin inline policy from a Tor exit",
+    )  # fmt: skip
+
+
 def portscan(run: Run) -> Scenario:
     """An outbound SYN scan of 300 ports of one host; egress is locked down, so most are REJECT."""
     w, tag = run.world, "scenario:portscan"
@@ -315,7 +776,7 @@ def portscan(run: Run) -> Scenario:
     )
 
 
-def _ssh_attempts(run: Run, n: int, t0: int, length: int) -> dict[str, object]:
+def _ssh_attempts(run: Run, n: int, t0: int, length: int) -> dict[str, Any]:
     start = run.times(n, t0, length)
     return {
         "client_port": run.vec.sample(arange(32768, 61000), n),
@@ -523,10 +984,22 @@ SCENARIOS: Final[tuple[Callable[[Run], Scenario], ...]] = (
     pentest_pentoo,
     iam_malicious_ip_recon,
     iam_malicious_ip_caller,
+    short_term_root_credential_usage,
+    password_policy_change,
+    bedrock_logging_disabled,
+    instance_credential_exfiltration_outside,
+    instance_credential_exfiltration_inside,
+    resource_credential_exfiltration_outside,
+    resource_credential_exfiltration_inside,
+    iam_malicious_feed_recon,
+    iam_malicious_feed_caller,
+    iam_tor_recon,
+    iam_tor_caller,
     portscan,
     ssh_brute_force_target,
     ssh_brute_force_actor,
     ec2_malicious_ip_caller,
     bitcoin_tool_dns,
     malicious_domain_custom,
+    *S3_SCENARIOS,
 )

@@ -10,10 +10,18 @@ import random
 import string
 import uuid
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
+from typing import Final
 
 _UPPER_DIGITS = string.ascii_uppercase + "234567"
 _ALNUM = string.ascii_letters + string.digits
+
+EC2_US_EAST_1: Final = ("3.80.0.0/12", "54.80.0.0/13", "44.192.0.0/11")
+"""Prefixes AWS's ``ip-ranges.json`` lists for service EC2 in us-east-1: instances' public and
+Elastic IPs, NAT gateways and Lambda's outbound addresses come from here."""
+NOT_AWS_FIRST_OCTETS: Final = (73, 82, 90, 92, 109, 188, 212, 217)
+"""First octets under which ``ip-ranges.json`` (2026-08) lists no prefix at all: home and office
+ISPs, where stolen credentials get used "outside AWS"."""
 
 
 class Ids:
@@ -47,6 +55,16 @@ class Ids:
             ip = IPv4Address(self.rng.randrange(0x0B000000, 0xDF000000))
             if ip.is_global and not ip.is_reserved:
                 return str(ip)
+
+    def outside_aws_ip(self) -> str:
+        """A public address in no AWS range (see :data:`NOT_AWS_FIRST_OCTETS`)."""
+        first = self.rng.choice(NOT_AWS_FIRST_OCTETS)
+        return f"{first}.{self.rng.randrange(256)}.{self.rng.randrange(256)}.{self.rng.randrange(1, 255)}"
+
+    def aws_ip(self) -> str:
+        """A public address in an EC2 range of us-east-1 (see :data:`EC2_US_EAST_1`)."""
+        net = IPv4Network(self.rng.choice(EC2_US_EAST_1))
+        return str(net.network_address + self.rng.randrange(256, net.num_addresses - 256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +103,7 @@ class World:
     ips: dict[str, str]
     trail_arn: str
     ids: Ids
+    other_account_id: str = ""
     internal_fleet: list[str] = field(default_factory=list)
 
     def arn(self, kind: str, name: str) -> str:
@@ -123,6 +142,15 @@ _PEOPLE = (
     "contractor-li",
     "auditor-kim",
     "data-eng",
+    "ops-admin",
+    "web-publisher",
+    "partner-admin",
+    "ml-engineer",
+    "partner-sync",
+    "qa-automation",
+    "vendor-upload",
+    "analytics-ro",
+    "mobile-backend",
 )
 # Named outside addresses; each is drawn once and never reused for anything else.
 _IPS = (
@@ -142,7 +170,18 @@ _IPS = (
     "pool_supportxmr",
     "pool_nanopool",
     "phish_answer",
+    "root_session",
+    "llm_jacker",
+    "tor_iam",
+    "tor_s3",
+    "malicious_iam",
+    "malicious_s3",
 )
+# Outside AWS (stolen credentials used from a laptop) and inside it (the estate's own egress).
+_OUTSIDE_IPS = ("exfil_laptop", "lambda_exfil")
+_AWS_IPS = ("nat_gateway", "web3_public", "lambda_egress")
+FEED_DECOYS: Final = 12
+"""Other addresses on each feed (``tor_exit_<i>``, ``malicious_<i>``), never seen in the logs."""
 
 
 def build_world(rng: random.Random) -> World:
@@ -160,7 +199,14 @@ def build_world(rng: random.Random) -> World:
     # 185.220.101.0/24 style: a whole hosting block on the threat list, one of its hosts contacted.
     block = ids.public_ip().rsplit(".", 1)[0]
     ips["threat_cidr"] = f"{block}.0/24"
-    ips["threat_cidr_host"] = f"{block}.{rng.randrange(2, 250)}"
+    ips["threat_cidr_host"] = f"{block}.{rng.randrange(2, 125)}"
+    ips["threat_cidr_s3"] = f"{block}.{rng.randrange(125, 250)}"
+    ips.update({name: ids.outside_aws_ip() for name in _OUTSIDE_IPS})
+    ips.update({name: ids.aws_ip() for name in _AWS_IPS})
+    # an attacker's own VPC in another account (private address seen through its endpoint)
+    ips["inside_attacker"] = f"172.31.{rng.randrange(16, 96)}.{rng.randrange(4, 250)}"
+    for feed in ("tor_exit", "malicious"):
+        ips.update({f"{feed}_{i}": ids.public_ip() for i in range(FEED_DECOYS)})
     people = {
         name: Person(name, ids.key("AIDA"), ids.key("AKIA"), ips["office"] if i < 4 else ids.public_ip())
         for i, name in enumerate(_PEOPLE)
@@ -178,5 +224,6 @@ def build_world(rng: random.Random) -> World:
         ips=ips,
         trail_arn=f"arn:aws:cloudtrail:us-east-1:{account}:trail/management-events",
         ids=ids,
+        other_account_id=str(rng.randrange(100_000_000_000, 999_999_999_999)),
         internal_fleet=sorted(set(fleet)),
     )
