@@ -19,6 +19,7 @@ A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import queue
@@ -88,9 +89,9 @@ class Engine:
     ) -> None:
         self.store = store
         self.intel = intel
-        self.ctx = DetectContext(  # one per scan: detectors' state lives as long as the scan
+        self.ctx = DetectContext(  # one per scan, starting from what earlier scans learned
             settings=settings or DetectSettings(),
-            state={},
+            state={did: _decode_state(blob) for did, blob in store.detector_state().items()},
             aws_ip_ranges_date=intel.aws_ranges.create_date if intel.aws_ranges is not None else None,
         )
         self.registry = (registry or detectors).load()
@@ -112,9 +113,12 @@ class Engine:
             self._flush(source, final=False)
 
     def finish(self) -> list[dict[str, Any]]:
-        """Run what is buffered, close every window, and return the touched findings."""
+        """Run what is buffered, close every window, keep what detectors learned for the next
+        scan, and return the touched findings."""
         for source in SOURCES:
             self._flush(source, final=True)
+        states = {did: _encode_state(frame) for did, frame in self.ctx.state.items()}
+        self.store.save_detector_state(states, self.now or datetime.now(UTC))
         return self.store.get_findings(list(self.touched))
 
     def _flush(self, source: SourceName, *, final: bool) -> None:
@@ -163,6 +167,17 @@ class Engine:
         records = build_findings(found, frame, det.source, self.types, now=now, detector=det.id)
         for stored in self.store.upsert_findings(records):
             self.touched[stored["id"]] = None
+
+
+def _encode_state(frame: pl.DataFrame) -> bytes:
+    """A detector's state frame as Arrow IPC bytes (schema included, so it reads back exactly)."""
+    out = io.BytesIO()
+    frame.write_ipc(out, compression="zstd")
+    return out.getvalue()
+
+
+def _decode_state(blob: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(blob))
 
 
 def _parse_whole(planned: PlannedFile, batch_rows: int) -> tuple[list[pl.DataFrame], Report]:

@@ -17,12 +17,13 @@ class DetectContext:
     ``aws_ip_ranges_date`` is the ``createDate`` of the ``ip-ranges.json`` behind the batch's
     ``remote_aws_*`` columns (None: not told), so a finding can say which snapshot decided.
 
-    ``state`` maps a detector id to a frame that detector carries from one batch to the next
-    within one scan (the engine makes one context per scan): facts that join records which
-    may land in different batches, such as the access key an ``sts:AssumeRole`` handed to a
-    Lambda function and that key's later use. Only the owning detector reads or writes its
-    entry; it keeps the frame bounded (pruned on event time every batch) and its results
-    independent of where batches break. The state is not persisted between scans.
+    ``state`` maps a detector id to a frame that detector carries from one batch to the next:
+    facts that join records which may land in different batches, such as the access key an
+    ``sts:AssumeRole`` handed to a Lambda function and that key's later use. Only the owning
+    detector reads or writes its entry; it keeps the frame bounded (pruned on event time every
+    batch) and its results independent of where batches break. The engine loads the state
+    from the store when a scan starts and saves it when the scan ends, so what one scan
+    learned holds in the next.
     """
 
     settings: DetectSettings = field(default_factory=DetectSettings)

@@ -89,7 +89,18 @@ def _v2_processed_files(conn: Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: list[Migration] = [_v1_findings_and_evidence, _v2_processed_files]
+def _v3_detector_state(conn: Connection) -> None:
+    """detector_state: what stateful detectors learned (an Arrow IPC frame each), kept across scans."""
+    sa.Table(
+        "detector_state",
+        sa.MetaData(),
+        sa.Column("detector_id", sa.String(128), primary_key=True),
+        sa.Column("state", sa.LargeBinary, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: list[Migration] = [_v1_findings_and_evidence, _v2_processed_files, _v3_detector_state]
 
 
 def _lock(conn: Connection) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from keibi.store import engine as engines
 from keibi.store._rows import finding_row, resource_ids
 from keibi.store.migrations import migrate
 from keibi.store.query import FindingQuery
-from keibi.store.tables import evidence, finding_resources, findings, processed_files
+from keibi.store.tables import detector_state, evidence, finding_resources, findings, processed_files
 
 DB_FILE: Final = "keibi.db"
 EVIDENCE_KEPT: Final = 1000  # evidence rows kept per finding: the newest
@@ -210,6 +210,25 @@ class Store:
             for chunk in _chunks(list(rows)):
                 conn.execute(sa.delete(processed_files).where(processed_files.c.uri.in_(chunk)))
             conn.execute(sa.insert(processed_files), list(rows.values()))
+
+    # -- detector state -------------------------------------------------------------------
+
+    def detector_state(self) -> dict[str, bytes]:
+        """What stateful detectors learned in earlier scans: detector id → its serialised state."""
+        with self._transaction("read detector state") as conn:
+            rows = conn.execute(sa.select(detector_state.c.detector_id, detector_state.c.state))
+            return {str(did): bytes(blob) for did, blob in rows}
+
+    def save_detector_state(self, states: Mapping[str, bytes], at: datetime) -> None:
+        """Replace the stored state of each detector in ``states``; others' entries stay."""
+        if not states:
+            return
+        with self._transaction("write detector state") as conn:
+            conn.execute(sa.delete(detector_state).where(detector_state.c.detector_id.in_(list(states))))
+            conn.execute(
+                sa.insert(detector_state),
+                [{"detector_id": did, "state": blob, "updated_at": at} for did, blob in states.items()],
+            )
 
     def set_archived(self, ids: Sequence[str], archived: bool = True) -> int:
         """Archive (or unarchive) findings, as GuardDuty's ArchiveFindings; returns how many changed."""

@@ -94,3 +94,11 @@ processed_files = sa.Table(
     sa.Column("etag", sa.String(128)),
     sa.Column("processed_at", UTCDateTime, nullable=False),
 )
+
+detector_state = sa.Table(
+    "detector_state",
+    metadata,
+    sa.Column("detector_id", sa.String(128), primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

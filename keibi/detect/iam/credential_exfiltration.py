@@ -54,8 +54,8 @@ its ``AssumeRole`` or first marked call on, for :data:`MAX_SESSION`). Files are 
 event-time order, so results do not depend on batch size as long as records arrive at most
 :data:`LATENESS` out of order across a batch break; a key is pruned once it is
 :data:`MAX_SESSION` plus :data:`LATENESS` older than the newest event seen, accounts are kept
-(there are few). The state lives one scan: a later scan does not know the keys an earlier one
-learned, so a function's key used from outside in the next scan's files is not recognised.
+(there are few). The engine keeps the state in the store between scans, so a key learned from
+one scan's ``AssumeRole`` is still recognised when the next scan's files show it used outside.
 
 One finding per type and credential (the access key; the session ARN when no key is logged).
 """
@@ -67,7 +67,7 @@ from typing import Final
 
 import polars as pl
 
-from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect import ROW, DetectContext, FindingType, Severity, detectors, hits, no_hits
 from keibi.intel import is_private
 
 DETECTOR_ID: Final = "iam.credential_exfiltration"
@@ -83,6 +83,29 @@ RESOURCE_SERVICES: Final[dict[str, str]] = {
 # The SDKs' AWS_EXECUTION_ENV user-agent markers → the resource type they run in.
 EXEC_ENV_MARKERS: Final[dict[str, str]] = {"exec-env/AWS_Lambda_": "Lambda", "exec-env/AWS_ECS_": "ECS"}
 CALL_TYPES: Final = ("AwsApiCall", "AwsConsoleSignIn")
+CALL_COLUMNS: Final = (
+    ROW,
+    "event_time",
+    "account_id",
+    "region",
+    "event_type",
+    "user_type",
+    "invoked_by",
+    "user_arn",
+    "principal_id",
+    "access_key_id",
+    "user_account_id",
+    "recipient_account_id",
+    "ec2_role_delivery",
+    "user_agent",
+    "vpc_endpoint_id",
+    "vpc_endpoint_account_id",
+    "remote_ip",
+    "remote_trusted",
+    "remote_aws_prefix",
+    "remote_aws_region",
+    "remote_aws_service",
+)
 
 TIME = pl.Datetime("us", "UTC")
 # kind "key": id is an access key, resource its type; kind "account": id is an account id.
@@ -185,7 +208,9 @@ def _marker() -> pl.Expr:
 
 def _classified(events: pl.DataFrame) -> pl.DataFrame:
     """The role-session calls of ``events`` with where they came from and whose they are."""
-    calls = events.filter(
+    # Only the columns read here and by ``hits``: most of a batch is role-session calls, and
+    # copying its wide JSON-text columns would double the batch in memory.
+    calls = events.select(CALL_COLUMNS).filter(
         pl.col("user_type") == "AssumedRole",
         pl.col("event_type").is_in(CALL_TYPES),
         pl.col("invoked_by").is_null(),

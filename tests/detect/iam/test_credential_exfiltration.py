@@ -17,6 +17,7 @@ from keibi.intel import Intel, builtin_aws_ranges
 from keibi.pipeline import Engine
 from keibi.sources import Report, plan, read
 from keibi.store import Store
+from tests.dbs import postgres_url, sqlite_url
 from tests.detect._frames import check, sample_dir, samples
 from tests.helpers import scan_findings
 
@@ -232,3 +233,28 @@ def test_state_is_bounded_by_event_time(tmp_path: Path) -> None:
     assert keys["id"].to_list() == ["ASIA3EXAMPLELAMBDA02"]
     assert all(since + MAX_SESSION >= newest - LATENESS for since in keys["since"])
     assert sorted(state.filter(pl.col("kind") == "account")["id"]) == ["111122223333", "555566667777"]
+
+
+def _two_scans(url: str, first: Path, second: Path) -> list[tuple[Any, ...]]:
+    with Store(url) as store:
+        assert _outcome(scan_findings([first], store=store)) == []
+        return _outcome(scan_findings([second], store=store))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_what_one_scan_learned_holds_in_the_next(tmp_path: Path, backend: str) -> None:
+    """The Lambda key learned from an AssumeRole in one scan is recognised when the next scan,
+    into the same store (SQLite or PostgreSQL), shows it used from outside AWS."""
+    lam = _records("hit_lambda_outside_aws.json")  # AssumeRole, 2 inside calls, 2 outside
+    first = _write(tmp_path / "assume.json", [lam[0]])
+    second = _write(tmp_path / "use.json", lam[3:])  # only the outside calls: no marker to learn from
+    if backend == "sqlite":
+        found = _two_scans(sqlite_url(tmp_path), first, second)
+    else:
+        with postgres_url() as url:
+            found = _two_scans(url, first, second)
+    assert [(t.removeprefix(PREFIX), key) for t, key, *_ in found] == [
+        ("ResourceCredentialExfiltration.OutsideAWS", "ASIA3EXAMPLELAMBDA01")
+    ]
+    # A store that never saw the AssumeRole does not know whose key it is.
+    assert _outcome(scan_findings([second])) == []
