@@ -10,7 +10,7 @@
    ``orjson.loads`` per line. Decompression is included, as ``keibi scan`` pays it too.
 3. End-to-end: ``keibi scan <dir> --format json --output /dev/null`` in a fresh process (a
    small runner reports its child's wall time and peak RSS), with the tester's threat and
-   trusted lists and a throwaway ``KEIBI_DATA_DIR``; again on half the files, to show that
+   trusted lists and Tor/Malicious feeds, and a throwaway ``KEIBI_DATA_DIR``; again on half the files, to show that
    peak memory does not grow with the input.
 
 The yardstick is end-to-end over parse-only throughput. Results go to
@@ -39,6 +39,8 @@ import polars as pl
 from keibi.tester.bulk import BulkSource, write_bulk
 
 SOURCES: tuple[BulkSource, ...] = ("cloudtrail", "vpc_flow", "dns")
+# The tester's feeds (``keibi.tester.lists``), passed so every scan pays for the feed lookups too.
+FEEDS: tuple[tuple[str, str], ...] = (("Tor", "tor-exits.txt"), ("Malicious", "malicious-ips.txt"))
 _RUNNER = """
 import json, resource, subprocess, sys, time
 t = time.perf_counter()
@@ -135,6 +137,9 @@ def end_to_end(command: list[str], target: Path, lists: Path) -> tuple[float, fl
         env.pop("KEIBI_CONFIG", None)
         scan = [*command, "scan", str(target), "--format", "json", "--output", "/dev/null", "--no-progress"]
         scan += ["--threat-list", str(lists / "threat.txt"), "--trusted-list", str(lists / "trusted.txt")]
+        for category, name in FEEDS:
+            if (lists / name).exists():
+                scan += ["--feed", f"{category}={lists / name}"]
         out = subprocess.run(
             [sys.executable, "-c", _RUNNER, *scan], capture_output=True, env=env, cwd=data_dir, check=True
         )
