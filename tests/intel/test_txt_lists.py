@@ -10,6 +10,7 @@ from keibi.errors import ConfigError
 from keibi.intel import IntelList, load_txt, mining_pools
 from keibi.intel.addresses import v4_to_int
 from keibi.intel.feeds import MINING_POOLS_FEED
+from keibi.intel.lists import MAX_PROBLEMS
 
 LIST = """\
 # SOC threat list, exported 2024-03-05
@@ -39,6 +40,7 @@ def test_entries_of_every_kind(tmp_path: Path) -> None:
     assert lst.domains["labels"].to_list() == [2, 3]
     assert lst.ipv6.rows() == [(0x20010DB800000000, 0, 32), (0x20010DB800000000, 0x0001000000000005, 128)]
     assert len(lst) == 7
+    assert lst.problems == () and lst.version is None
 
 
 def test_bom_crlf_and_name_override(tmp_path: Path) -> None:
@@ -63,14 +65,29 @@ def test_duplicates_are_kept_once() -> None:
         ("198.51.100.0/33", "'198.51.100.0/33'"),
         ("http://evil.example/x", "'http://evil.example/x'"),
         ("evil.example/24", "'evil.example/24'"),
+        ("1::2::3", "'1::2::3'"),
+        ("198.51.100.0/24/8", "'198.51.100.0/24/8'"),
     ],
 )
-def test_bad_line_names_file_and_line(tmp_path: Path, line: str, shown: str) -> None:
+def test_bad_line_is_skipped_and_named(tmp_path: Path, line: str, shown: str) -> None:
     path = tmp_path / "list.txt"
     path.write_text("# header\n198.51.100.7\n\n" + line + "\nevil.example\n")
-    with pytest.raises(ConfigError) as err:
-        load_txt(path)
-    assert str(err.value) == f"{path}:4: not an IP, CIDR or domain: {shown}"
+    lst = load_txt(path)
+    assert [str(p) for p in lst.problems] == [f"{path}:4: not an IP, CIDR or domain: {shown}"]
+    assert (lst.problems[0].path, lst.problems[0].line) == (str(path), 4)
+    # the good entries on either side still load
+    assert lst.ipv4.rows() == [(v4_to_int("198.51.100.7"), 32)]
+    assert lst.domains["domain"].to_list() == ["evil.example"]
+
+
+def test_problems_are_capped(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("".join(f"bad entry {i}\n" for i in range(MAX_PROBLEMS + 25)) + "198.51.100.7\n")
+    lst = load_txt(path)
+    assert len(lst) == 1
+    assert len(lst.problems) == MAX_PROBLEMS + 1
+    assert str(lst.problems[0]) == f"{path}:1: not an IP, CIDR or domain: 'bad entry 0'"
+    assert str(lst.problems[-1]) == f"{path}: 25 more bad entries skipped (not listed)"
 
 
 def test_missing_file(tmp_path: Path) -> None:
