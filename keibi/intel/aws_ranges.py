@@ -14,8 +14,8 @@ Answering: an address gets the LONGEST prefix holding it (AWS nests ranges: a ``
 service's ``/24`` inside an ``AMAZON`` ``/16``). One prefix is often listed several times,
 once under the catch-all ``AMAZON`` and again under the service using it; the reported service
 is then the first in this order: ``EC2`` (an instance's address, what the detectors ask about),
-any other named service in alphabetical order, ``AMAZON`` last. Matching is the masked hash
-join of threat lists (``keibi.intel.match.networks_found``): networks are numbered longest
+any other named service in alphabetical order, ``AMAZON`` last. Matching is one masked hash
+join per prefix length (``keibi.intel.match.networks_found``): networks are numbered longest
 prefix first, so the smallest number among an address's matches is its longest prefix.
 """
 

@@ -1,13 +1,28 @@
 """Vectorised list lookups: which list (if any) holds each IP address or domain of a column.
 
-CIDRs: one masked hash join per distinct prefix length in the lists (at most 33 for IPv4,
-129 for IPv6), so a million addresses against a hundred thousand networks is a handful of
-joins, and the join keeps which list matched. Domains: one join per label count, of the
-column's last-k-labels suffix against the entries with k labels, so ``a.b.pool.example``
-matches an entry ``pool.example``. Each lookup runs on the column's distinct values and maps
-the answer back, so repeated addresses cost nothing.
+Lists can hold millions of entries and every batch is matched against them, so the tables
+are built once per list set and each batch only costs work in proportion to its own distinct
+values (a hash join against a five-million-row table pays for the big side on every batch):
 
-When several lists match, the first in the order given wins.
+- **Addresses.** Each family's networks (single addresses are ``/32`` or ``/128``) become one
+  sorted array of disjoint ranges (:class:`RangeTable`), each with the list that wins there.
+  CIDRs are either nested or disjoint, so one sweep over their start and end points finds,
+  for each stretch of address space, every network covering it; the first list among them
+  wins. A batch's distinct addresses are then answered by one ``search_sorted`` per family.
+  IPv4 keys are ``UInt32``, IPv6 keys ``UInt128`` (the ``hi``/``lo`` halves side by side).
+- **Domains.** Every entry is kept once, with its first list, sorted by a 64-bit hash of its
+  name (:class:`DomainTable`). A batch's distinct names are cut into their parent-domain
+  suffixes (only the label counts some entry has), which are hashed and looked up with
+  ``search_sorted``; a hit is confirmed by comparing the names, so a hash collision between
+  a query and an entry never matches. If two entries share a hash, the table keys on the
+  names themselves instead. ``a.b.pool.example`` matches an entry ``pool.example``; names
+  are compared lower-case, trimmed and without the root dot, as ``xn--`` text (a name in
+  Unicode form does not match its punycode entry).
+
+Each lookup runs on the column's distinct values and maps the answer back, so repeated
+values cost nothing. When several lists match, the first in the order given wins.
+IPv4-mapped IPv6 text (``::ffff:1.2.3.4``) is not an address (see ``keibi.intel.addresses``)
+and matches nothing; its hex form (``::ffff:102:304``) is IPv6 and matches IPv6 entries only.
 """
 
 from __future__ import annotations
@@ -22,11 +37,225 @@ from keibi.intel.addresses import address_table, normalise_domain, v4_mask, v6_m
 from keibi.intel.lists import IntelList
 
 _IDX = pl.UInt32()
+_V4: Final = pl.UInt32()
+_V6: Final = pl.UInt128()
+_HASH_SEED: Final = 0x6B656962  # any constant: hashes never leave the process
+FOUND_SCHEMA: Final = pl.Schema({"value": pl.String(), "idx": _IDX})
+
+
+def v6_key(hi: pl.Expr, lo: pl.Expr) -> pl.Expr:
+    """The (``hi``, ``lo``) UInt64 halves of IPv6 addresses as one UInt128 that sorts like them."""
+    return hi.cast(_V6) * pl.lit(1 << 64, _V6) + lo.cast(_V6)
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTable:
+    """One address family's networks as disjoint ranges, sorted, each with its winning list.
+
+    Range ``i`` runs from ``starts[i]`` to ``ends[i]`` (both included); ``idx[i]`` is the
+    smallest list index among the networks covering it. Neighbouring ranges with the same
+    winner are merged; address space no network covers has no range. An address is looked up
+    by finding the last range starting at or before it and checking its end, so a list of
+    five million ``/32`` entries is five million ranges (about 60 MB).
+    """
+
+    starts: pl.Series  # UInt32 (IPv4) or UInt128 (IPv6), strictly increasing
+    ends: pl.Series  # same type, each range's last address
+    idx: pl.Series  # UInt32
+
+    @classmethod
+    def build(cls, nets: pl.DataFrame, bits: int) -> RangeTable:
+        """``nets``: ``key`` (an address of ``bits`` bits), ``prefix_len``, ``idx``.
+
+        Host bits are masked here too, so an unmasked network still covers what its CIDR
+        says. The sweep: each network opens at its first address and closes one past its
+        last. Sorted by position (at one position: closes before opens, and outer networks
+        opening before the ones nested in them), a running sum of +1/-1 is the nesting
+        depth after each event, and the network open at depth ``k`` is the latest one opened
+        at depth ``k`` (any later one at that depth would have closed it), so a forward fill
+        per depth gives every open network's list and the minimum over depths the winner.
+        """
+        dtype = _V4 if bits == 32 else _V6
+        if nets.is_empty():
+            empty = pl.Series([], dtype=dtype)
+            return cls(empty.alias("starts"), empty.alias("ends"), pl.Series("idx", [], dtype=_IDX))
+        top = (1 << bits) - 1
+        host = {p: (1 << (bits - p)) - 1 for p in range(bits + 1)}
+        plen = pl.col("prefix_len").cast(pl.UInt8)
+        host_bits = plen.replace_strict(host, return_dtype=dtype)
+        # Eager on purpose: the frame feeds both event kinds, and a lazy plan computed it twice.
+        # The same network twice (two lists) needs no de-duplication: the sweep nests them.
+        frame = nets.select(
+            (pl.col("key").cast(dtype) & ~host_bits).alias("key"),
+            plen.alias("plen"),
+            pl.col("idx").cast(_IDX),
+        ).with_columns(end=pl.col("key") | pl.col("plen").replace_strict(host, return_dtype=dtype))
+        order = pl.col("plen").cast(pl.Int16)
+        opens = frame.select(
+            pl.col("key").alias("pos"), pl.lit(1, pl.Int8).alias("delta"), order.alias("order"), "idx"
+        )
+        # A network ending at the last address never closes: nothing follows it.
+        closes = frame.filter(pl.col("end") != pl.lit(top, dtype)).select(
+            (pl.col("end") + pl.lit(1, dtype)).alias("pos"),
+            pl.lit(-1, pl.Int8).alias("delta"),
+            order.alias("order"),  # any order: closes only lower the depth
+            "idx",
+        )
+        del frame
+        events = (
+            pl.concat([opens, closes])
+            .sort("pos", "delta", "order")
+            .with_columns(depth=pl.col("delta").cast(pl.Int32).cum_sum())
+        )
+        del opens, closes
+        winner = pl.Series("winner", [], dtype=_IDX).extend_constant(None, events.height)
+        depth, opened = events["depth"], events["delta"] == 1
+        deepest = depth.max()
+        for k in range(
+            1, (deepest if isinstance(deepest, int) else 0) + 1
+        ):  # one column at a time: memory stays O(events)
+            held = events.select(
+                pl.when(opened & (depth == k)).then(pl.col("idx")).forward_fill().alias("held")
+            ).to_series()
+            held = pl.select(pl.when(depth >= k).then(held)).to_series()
+            winner = pl.select(pl.min_horizontal(winner, held)).to_series()
+        pos = events["pos"]
+        ranges = (
+            pl.DataFrame({"pos": pos, "idx": winner})
+            .filter(pos.ne_missing(pos.shift(-1)))  # the last event at a position decides its range
+            .filter(pl.col("idx").ne_missing(pl.col("idx").shift(1)))  # merge neighbours with one winner
+        )
+        last = (pl.col("pos").shift(-1) - pl.lit(1, dtype)).fill_null(pl.lit(top, dtype))
+        ranges = ranges.with_columns(end=last).filter(pl.col("idx").is_not_null())
+        return cls(
+            ranges["pos"].cast(dtype).alias("starts"),
+            ranges["end"].cast(dtype).alias("ends"),
+            ranges["idx"].alias("idx"),
+        )
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def estimated_size(self) -> int:
+        """Bytes held by the table."""
+        return int(self.starts.estimated_size() + self.ends.estimated_size() + self.idx.estimated_size())
+
+    def find(self, keys: pl.Series) -> pl.Series:
+        """The winning list index for each address key (UInt32 / UInt128), null when none.
+
+        ``keys`` sorted ascending read the table in order and run fastest.
+        """
+        if not len(self):
+            return pl.Series(keys.name, [], dtype=_IDX).extend_constant(None, len(keys))
+        after = self.starts.search_sorted(keys, side="right")  # ranges starting at or before
+        at = pl.select(pl.when(after > 0).then(after.cast(pl.Int64) - 1)).to_series()
+        inside = keys <= self.ends.gather(at)
+        return pl.select(pl.when(inside).then(self.idx.gather(at))).to_series().alias(keys.name)
+
+
+@dataclass(frozen=True, eq=False)
+class DomainTable:
+    """Every domain entry once, with its first list, sorted by ``key`` for ``search_sorted``.
+
+    ``key`` is a hash of the name, or the name itself when two entries share a hash;
+    ``labels`` are the label counts present, so a query is cut only into suffixes that
+    some entry could equal.
+    """
+
+    key: pl.Series  # UInt64 hash, or String
+    domain: pl.Series
+    idx: pl.Series
+    labels: tuple[int, ...]
+
+    @property
+    def hashed(self) -> bool:
+        return self.key.dtype == pl.UInt64
+
+    @classmethod
+    def build(cls, entries: pl.DataFrame) -> DomainTable:
+        """``entries``: ``domain``, ``idx`` (normalised again here, so any list's names compare)."""
+        table = (
+            entries.lazy()
+            .select(normalise_domain(pl.col("domain")).alias("domain"), pl.col("idx").cast(_IDX))
+            .filter(pl.col("domain") != "")
+            .group_by("domain")
+            .agg(pl.col("idx").min())
+            .with_columns(
+                key=pl.col("domain").hash(_HASH_SEED),
+                labels=pl.col("domain").str.count_matches(".", literal=True) + 1,
+            )
+            .collect()
+        )
+        if table["key"].n_unique() < table.height:  # a collision: key on the names instead
+            table = table.with_columns(key=pl.col("domain"))
+        table = table.sort("key")
+        labels = tuple(sorted(int(n) for n in table["labels"].unique()))
+        return cls(table["key"], table["domain"], table["idx"], labels)
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def estimated_size(self) -> int:
+        """Bytes held by the table."""
+        return int(self.key.estimated_size() + self.domain.estimated_size() + self.idx.estimated_size())
+
+    def found(self, domains: pl.Series) -> pl.DataFrame:
+        """``value``, ``idx`` for the distinct ``domains`` that an entry equals or is a parent
+        of, with the smallest list index among those entries; the others are left out."""
+        if not len(self):
+            return pl.DataFrame(schema=FOUND_SCHEMA)
+        uniq = pl.DataFrame({"value": domains.cast(pl.String).unique().drop_nulls()})
+        labels = normalise_domain(pl.col("value")).str.split(".")
+        uniq = uniq.with_columns(labels=labels).with_columns(n=pl.col("labels").list.len())
+        parts = [
+            uniq.lazy()
+            .filter(pl.col("n") >= k)
+            .select("value", pl.col("labels").list.slice(-k, k).list.join(".").alias("suffix"))
+            for k in self.labels
+        ]
+        cut = pl.concat(parts).collect()
+        key = cut["suffix"].hash(_HASH_SEED) if self.hashed else cut["suffix"]
+        cut = cut.with_columns(key=key).sort("key")
+        at = self.key.search_sorted(cut["key"], side="left").clip(0, len(self) - 1)
+        hit = cut.select(
+            "value",
+            (pl.col("suffix") == self.domain.gather(at)).alias("hit"),
+            self.idx.gather(at).alias("idx"),
+        ).filter("hit")
+        return hit.group_by("value").agg(pl.col("idx").min())
+
+
+@dataclass(frozen=True, eq=False)
+class AddressKeys:
+    """The distinct addresses of an :func:`~keibi.intel.addresses.address_table` as sorted
+    search keys per family, so several matchers share one preparation per batch.
+
+    ``v4`` / ``v6`` hold the keys in ascending order, ``v4_rows`` / ``v6_rows`` each key's row
+    in ``values``; the address texts are only gathered for the few addresses some list holds.
+    """
+
+    values: pl.Series
+    v4_rows: pl.Series
+    v4: pl.Series  # UInt32, ascending
+    v6_rows: pl.Series
+    v6: pl.Series  # UInt128, ascending
+
+    @classmethod
+    def of(cls, table: pl.DataFrame) -> AddressKeys:
+        rows = table.select(pl.col("v4"), pl.col("hi"), pl.col("lo")).with_row_index("row")
+        four = rows.filter(pl.col("v4").is_not_null()).select("row", pl.col("v4").alias("key")).sort("key")
+        six = (
+            rows.filter(pl.col("v4").is_null() & pl.col("hi").is_not_null() & pl.col("lo").is_not_null())
+            .select("row", v6_key(pl.col("hi"), pl.col("lo")).alias("key"))
+            .sort("key")
+        )
+        return cls(table["value"], four["row"], four["key"], six["row"], six["key"])
 
 
 @dataclass(frozen=True, eq=False)
 class ThreatListMatcher:
-    """Lists merged into per-prefix and per-label-count join tables, built once per list set.
+    """Lists merged into one range table per address family and one domain table, built once
+    per list set.
 
     >>> m = ThreatListMatcher.build([IntelList.from_entries("bad", ["198.51.100.0/24"])])
     >>> m.match_ips(pl.Series(["198.51.100.7", "192.0.2.1"])).to_list()
@@ -34,61 +263,82 @@ class ThreatListMatcher:
     """
 
     lists: tuple[IntelList, ...]
-    v4: dict[int, pl.DataFrame]  # prefix_len -> (net, idx)
-    v6: dict[int, pl.DataFrame]  # prefix_len -> (hi, lo, idx)
-    domains: dict[int, pl.DataFrame]  # label count -> (domain, idx)
+    v4: RangeTable
+    v6: RangeTable
+    domains: DomainTable
 
     @classmethod
     def build(cls, lists: Sequence[IntelList]) -> ThreatListMatcher:
-        def tables(parts: list[pl.DataFrame], by: str, keys: list[str]) -> dict[int, pl.DataFrame]:
-            if not parts:
-                return {}
-            merged = pl.concat(parts).group_by(by, *keys).agg(pl.col("idx").min())
-            return {int(k[0]): f.drop(by) for k, f in merged.partition_by(by, as_dict=True).items()}
+        def indexed(frames: list[pl.DataFrame], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+            if not frames:
+                return pl.DataFrame(schema={**schema, "idx": _IDX})
+            return pl.concat(frames)
 
-        def indexed(frame: pl.DataFrame, i: int) -> pl.DataFrame:
-            return frame.with_columns(pl.lit(i, _IDX).alias("idx"))
+        def tag(frame: pl.DataFrame, i: int, *columns: pl.Expr) -> pl.DataFrame:
+            return frame.select(*columns, pl.lit(i, _IDX).alias("idx"))
 
-        v4 = [indexed(lst.ipv4, i) for i, lst in enumerate(lists) if lst.ipv4.height]
-        v6 = [indexed(lst.ipv6, i) for i, lst in enumerate(lists) if lst.ipv6.height]
-        dom = [indexed(lst.domains, i) for i, lst in enumerate(lists) if lst.domains.height]
+        plen = pl.col("prefix_len").cast(pl.UInt8)
+        v4 = [
+            tag(lst.ipv4, i, pl.col("net").alias("key"), plen)
+            for i, lst in enumerate(lists)
+            if lst.ipv4.height
+        ]
+        v6 = [
+            tag(lst.ipv6, i, v6_key(pl.col("hi"), pl.col("lo")).alias("key"), plen)
+            for i, lst in enumerate(lists)
+            if lst.ipv6.height
+        ]
+        dom = [tag(lst.domains, i, pl.col("domain")) for i, lst in enumerate(lists) if lst.domains.height]
         return cls(
             lists=tuple(lists),
-            v4=tables(v4, "prefix_len", ["net"]),
-            v6=tables(v6, "prefix_len", ["hi", "lo"]),
-            domains=tables(dom, "labels", ["domain"]),
+            v4=RangeTable.build(indexed(v4, {"key": _V4, "prefix_len": pl.UInt8()}), 32),
+            v6=RangeTable.build(indexed(v6, {"key": _V6, "prefix_len": pl.UInt8()}), 128),
+            domains=DomainTable.build(indexed(dom, {"domain": pl.String()})),
         )
 
-    def ip_found(self, table: pl.DataFrame) -> pl.DataFrame:
-        """``value``, ``idx``: the addresses of ``table`` (from ``address_table``) that some list
-        holds, with the index of the first such list; addresses on no list are left out."""
-        return networks_found(table, self.v4, self.v6)
+    @property
+    def has_ips(self) -> bool:
+        return bool(len(self.v4) or len(self.v6))
+
+    @property
+    def has_domains(self) -> bool:
+        return bool(len(self.domains))
+
+    def estimated_size(self) -> int:
+        """Bytes held by the match tables (the lists' own tables not counted)."""
+        return self.v4.estimated_size() + self.v6.estimated_size() + self.domains.estimated_size()
+
+    def ip_found(self, table: pl.DataFrame | AddressKeys) -> pl.DataFrame:
+        """``value``, ``idx``: the addresses of ``table`` (an ``address_table``, or its
+        :class:`AddressKeys`) that some list holds, with the index of the first such list;
+        addresses on no list are left out."""
+        keys = table if isinstance(table, AddressKeys) else AddressKeys.of(table)
+        parts = []
+        for rows, found, ranges in ((keys.v4_rows, keys.v4, self.v4), (keys.v6_rows, keys.v6, self.v6)):
+            if len(found) and len(ranges):
+                idx = ranges.find(found)
+                held = idx.is_not_null()
+                parts.append(
+                    pl.DataFrame({"value": keys.values.gather(rows.filter(held)), "idx": idx.filter(held)})
+                )
+        return pl.concat(parts) if parts else pl.DataFrame(schema=FOUND_SCHEMA)
 
     def domain_found(self, domains: pl.Series) -> pl.DataFrame:
         """``value``, ``idx`` for the distinct ``domains`` that some list holds (itself or a
         parent domain), with the index of the first such list; the others are left out."""
-        labels = normalise_domain(pl.col("value")).str.split(".")
-        uniq = pl.DataFrame({"value": domains.cast(pl.String).unique()}).drop_nulls().lazy()
-        uniq = uniq.with_columns(labels=labels)
-        parts = [
-            uniq.select("value", pl.col("labels").list.slice(-k, k).list.join(".").alias("domain"))
-            .join(table.lazy(), on="domain")
-            .select("value", "idx")
-            for k, table in self.domains.items()
-        ]
-        return _first(parts)
+        return self.domains.found(domains)
 
     def ip_index(self, ips: pl.Series) -> pl.Series:
         """Index (into ``lists``) of the first list holding each address, or null."""
         text = ips.cast(pl.String)
-        if not (self.v4 or self.v6):
+        if not self.has_ips:
             return _nulls(ips.name, len(ips))
         return _map_back(text, self.ip_found(address_table(text)))
 
     def domain_index(self, domains: pl.Series) -> pl.Series:
         """Index of the first list holding each domain or one of its parent domains, or null."""
         text = domains.cast(pl.String)
-        if not self.domains:
+        if not self.has_domains:
             return _nulls(domains.name, len(domains))
         return _map_back(text, self.domain_found(text))
 
@@ -114,9 +364,6 @@ class ThreatListMatcher:
         return self.names(self.domain_index(domains)).alias(domains.name)
 
 
-FOUND_SCHEMA: Final = pl.Schema({"value": pl.String(), "idx": _IDX})
-
-
 def networks_found(
     table: pl.DataFrame, v4: Mapping[int, pl.DataFrame], v6: Mapping[int, pl.DataFrame]
 ) -> pl.DataFrame:
@@ -126,7 +373,9 @@ def networks_found(
 
     ``v4`` maps a prefix length to (``net`` UInt32, ``idx`` UInt32), ``v6`` to (``hi``, ``lo``
     UInt64, ``idx``), networks already masked. The caller's ``idx`` order decides which match
-    wins: list order for threat lists, longest prefix first for AWS's ranges.
+    wins: list order for threat lists, longest prefix first for AWS's ranges. One masked hash
+    join per prefix length: right for a table of thousands of networks (AWS's ranges) matched
+    once per batch; threat lists, which can hold millions, use :class:`RangeTable` instead.
     """
     uniq = table.lazy()
     parts: list[pl.LazyFrame] = []
@@ -147,17 +396,13 @@ def networks_found(
             (pl.col("lo") & pl.lit(mlo, pl.UInt64)).alias("lo"),
         )
         parts.append(masked.join(nets.lazy(), on=["hi", "lo"]).select("value", "idx"))
-    return _first(parts)
+    if not parts:
+        return pl.DataFrame(schema=FOUND_SCHEMA)
+    return pl.concat(parts).group_by("value").agg(pl.col("idx").min()).collect()
 
 
 def _nulls(name: str, n: int) -> pl.Series:
     return pl.Series(name, [], dtype=_IDX).extend_constant(None, n)
-
-
-def _first(parts: list[pl.LazyFrame]) -> pl.DataFrame:
-    if not parts:
-        return pl.DataFrame(schema=FOUND_SCHEMA)
-    return pl.concat(parts).group_by("value").agg(pl.col("idx").min()).collect()
 
 
 def _map_back(text: pl.Series, found: pl.DataFrame) -> pl.Series:
