@@ -2,7 +2,9 @@
 
 Each builder takes the details of a hit's latest evidence record (``row``: column name →
 value, the columns listed in ``keibi.findings.build.DETAIL_COLUMNS``) and returns the
-``action`` object. Unknown values are left out rather than invented.
+``action`` object. Unknown values are left out rather than invented. ``remoteIpDetails`` is
+the remote address placed by the run's ``keibi.intel.GeoIP`` (country, city, geoLocation,
+organization) when one is given, else the address alone.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from publicsuffixlist import PublicSuffixList
+
+if TYPE_CHECKING:
+    from keibi.intel.geo import GeoIP
 
 # IANA protocol numbers → the names GuardDuty shows.
 PROTOCOLS: Final[dict[int, str]] = {
@@ -91,6 +96,11 @@ def ip_details(address: str | None) -> dict[str, Any] | None:
     return {"ipAddressV4": str(ip)} if ip.version == 4 else {"ipAddressV6": str(ip)}
 
 
+def remote_ip_details(address: str | None, geo: GeoIP | None = None) -> dict[str, Any] | None:
+    """``remoteIpDetails``: :func:`ip_details` plus what ``geo`` knows of a public address."""
+    return ip_details(address) if geo is None else geo.remote_ip_details(address)
+
+
 def port_details(port: int | None) -> dict[str, Any] | None:
     if port is None:
         return None
@@ -116,7 +126,9 @@ def registrable_domain(domain: str) -> str:
     return str(found) if found else domain.lower()
 
 
-def aws_api_call_action(row: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def aws_api_call_action(
+    row: Mapping[str, Any], info: Mapping[str, Any] | None = None, geo: GeoIP | None = None
+) -> dict[str, Any]:
     """``AWS_API_CALL`` from a CloudTrail record and the hit's ``info``.
 
     ``callerType`` is ``Remote IP`` when ``sourceIPAddress`` is an address and ``Domain``
@@ -126,7 +138,7 @@ def aws_api_call_action(row: Mapping[str, Any], info: Mapping[str, Any] | None =
     the detector found the caller's account (``info`` ``remoteAccountId``, ``affiliated``).
     """
     source = row.get("source_ip")
-    remote = ip_details(source)
+    remote = remote_ip_details(source, geo)
     is_domain = bool(source) and remote is None
     call = clean(
         {
@@ -156,7 +168,7 @@ def remote_account_details(info: Mapping[str, Any]) -> dict[str, Any] | None:
     )
 
 
-def network_connection_action(row: Mapping[str, Any]) -> dict[str, Any]:
+def network_connection_action(row: Mapping[str, Any], geo: GeoIP | None = None) -> dict[str, Any]:
     """``NETWORK_CONNECTION`` from a flow record and its ``keibi.enrich`` sides.
 
     ``connectionDirection`` is who opened the connection (``direction``), ``blocked`` is
@@ -172,20 +184,20 @@ def network_connection_action(row: Mapping[str, Any]) -> dict[str, Any]:
             "localPortDetails": port_details(row.get("local_port")),
             "remotePortDetails": port_details(row.get("remote_port")),
             "localIpDetails": ip_details(row.get("local_ip")),
-            "remoteIpDetails": ip_details(row.get("remote_ip")),
+            "remoteIpDetails": remote_ip_details(row.get("remote_ip"), geo),
         }
     )
     return {"actionType": "NETWORK_CONNECTION", "networkConnectionAction": conn}
 
 
-def port_probe_action(row: Mapping[str, Any]) -> dict[str, Any]:
+def port_probe_action(row: Mapping[str, Any], geo: GeoIP | None = None) -> dict[str, Any]:
     """``PORT_PROBE`` from a flow record: the probed local port and the prober."""
     action = row.get("action")
     detail = clean(
         {
             "localPortDetails": port_details(row.get("local_port")),
             "localIpDetails": ip_details(row.get("local_ip")),
-            "remoteIpDetails": ip_details(row.get("remote_ip")),
+            "remoteIpDetails": remote_ip_details(row.get("remote_ip"), geo),
         }
     )
     probe = clean({"blocked": None if action is None else action == "REJECT", "portProbeDetails": [detail]})
