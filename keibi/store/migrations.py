@@ -100,7 +100,64 @@ def _v3_detector_state(conn: Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: list[Migration] = [_v1_findings_and_evidence, _v2_processed_files, _v3_detector_state]
+def _v4_intel_lists(conn: Connection) -> None:
+    """intel_lists and intel_list_versions: threat and trusted lists kept in the store, their
+    refresh state, and the parsed content of their current and previous versions."""
+    meta = sa.MetaData()
+    lists = sa.Table(
+        "intel_lists",
+        meta,
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("format", sa.String(32), nullable=False),
+        sa.Column("location", sa.Text, nullable=False),
+        sa.Column("category", sa.String(64), nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("feed", sa.String(128)),
+        sa.Column("refresh_minutes", sa.Integer),
+        sa.Column("added_at", UTCDateTime, nullable=False),
+        sa.Column("version", sa.String(64)),
+        sa.Column("sha256", sa.String(64)),
+        sa.Column("entries", sa.BigInteger),
+        sa.Column("problems", sa.BigInteger),
+        sa.Column("etag", sa.String(1024)),
+        sa.Column("last_modified", sa.String(64)),
+        sa.Column("fetched_at", UTCDateTime),
+        sa.Column("checked_at", UTCDateTime),
+        sa.Column("last_error", sa.Text),
+    )
+    versions = sa.Table(
+        "intel_list_versions",
+        meta,
+        sa.Column(
+            "list_name",
+            sa.String(128),
+            sa.ForeignKey("intel_lists.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("version", sa.String(64), primary_key=True),
+        sa.Column("saved_at", UTCDateTime, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("etag", sa.String(1024)),
+        sa.Column("last_modified", sa.String(64)),
+        sa.Column("entries", sa.BigInteger, nullable=False),
+        sa.Column("problems", sa.BigInteger, nullable=False),
+        sa.Column("problem_lines", sa.Text, nullable=False),
+        sa.Column("ipv4", sa.LargeBinary),
+        sa.Column("ipv6", sa.LargeBinary),
+        sa.Column("domains", sa.LargeBinary),
+        sa.Column("document", sa.LargeBinary),
+    )
+    for table in (lists, versions):
+        table.create(conn)
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_findings_and_evidence,
+    _v2_processed_files,
+    _v3_detector_state,
+    _v4_intel_lists,
+]
 
 
 def _lock(conn: Connection) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,15 +12,33 @@ from typing import Any, Final, Self
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
-from keibi.errors import StoreError
+from keibi.errors import ConfigError, StoreError
 from keibi.findings import Evidence, FindingRecord, merge
+from keibi.intel import IntelList
+from keibi.intel.fetch import Fetched
+from keibi.store import _intel
 from keibi.store import engine as engines
 from keibi.store._rows import finding_row, resource_ids
+from keibi.store.intel_lists import (
+    AWS_RANGES_FORMAT,
+    VERSION_DIGITS,
+    VERSIONS_KEPT,
+    IntelListRecord,
+    IntelListSpec,
+)
 from keibi.store.migrations import migrate
 from keibi.store.query import FindingQuery
-from keibi.store.tables import detector_state, evidence, finding_resources, findings, processed_files
+from keibi.store.tables import (
+    detector_state,
+    evidence,
+    finding_resources,
+    findings,
+    intel_list_versions,
+    intel_lists,
+    processed_files,
+)
 
 DB_FILE: Final = "keibi.db"
 EVIDENCE_KEPT: Final = 1000  # evidence rows kept per finding: the newest
@@ -229,6 +248,221 @@ class Store:
                 sa.insert(detector_state),
                 [{"detector_id": did, "state": blob, "updated_at": at} for did, blob in states.items()],
             )
+
+    # -- threat and trusted lists (keibi.store.intel_lists) -----------------------------------
+
+    def add_intel_list(self, spec: IntelListSpec, *, at: datetime | None = None) -> None:
+        """Define a list; its content comes with its first refresh (``keibi.store.intel_sync``).
+
+        Raises ``ConfigError`` when the name is taken or the definition is invalid (unknown
+        format or category, a location keibi cannot fetch). A relative local path is stored
+        absolute, so later runs from another directory still find it.
+        """
+        spec = _intel.checked(spec)
+        row = _intel.spec_row(spec, at or datetime.now(UTC))
+        taken = ConfigError(f"an intel list named {spec.name!r} already exists")
+        try:
+            with self._transaction("add an intel list") as conn:
+                if conn.scalar(sa.select(intel_lists.c.name).where(intel_lists.c.name == spec.name)):
+                    raise taken
+                conn.execute(sa.insert(intel_lists).values(**row))
+        except sa.exc.IntegrityError:  # added by another process since the check
+            raise taken from None
+
+    def intel_lists(self) -> list[IntelListRecord]:
+        """Every stored list, in the order they were added."""
+        with self._transaction("read intel lists", read=True) as conn:
+            rows = conn.execute(sa.select(intel_lists).order_by(intel_lists.c.added_at, intel_lists.c.name))
+            found = list(rows.mappings())
+            previous = self._previous_versions(conn, {row["name"]: row["version"] for row in found})
+        return [_intel.record(row, previous.get(row["name"])) for row in found]
+
+    def intel_list(self, name: str) -> IntelListRecord | None:
+        """The stored list ``name``, or ``None``."""
+        with self._transaction("read intel lists", read=True) as conn:
+            row = conn.execute(sa.select(intel_lists).where(intel_lists.c.name == name)).mappings().first()
+            if row is None:
+                return None
+            previous = self._previous_versions(conn, {name: row["version"]})
+        return _intel.record(row, previous.get(name))
+
+    def _previous_versions(self, conn: Connection, current: Mapping[str, str | None]) -> dict[str, str]:
+        stmt = sa.select(intel_list_versions.c.list_name, intel_list_versions.c.version).order_by(
+            intel_list_versions.c.saved_at.desc(), intel_list_versions.c.version
+        )
+        if len(current) == 1:
+            stmt = stmt.where(intel_list_versions.c.list_name == next(iter(current)))
+        previous: dict[str, str] = {}
+        for name, version in conn.execute(stmt):
+            if name in current and name not in previous and version != current[name]:
+                previous[name] = version
+        return previous
+
+    def remove_intel_list(self, name: str) -> bool:
+        """Forget a list and its versions; ``False`` if there was none by that name."""
+        with self._transaction("remove an intel list") as conn:
+            conn.execute(sa.delete(intel_list_versions).where(intel_list_versions.c.list_name == name))
+            return bool(conn.execute(sa.delete(intel_lists).where(intel_lists.c.name == name)).rowcount)
+
+    def set_intel_list_active(self, name: str, active: bool) -> bool:
+        """Switch a list on or off (an inactive list is kept and refreshed only when named);
+        ``False`` if there is no list by that name."""
+        with self._transaction("update an intel list") as conn:
+            done = conn.execute(
+                sa.update(intel_lists).where(intel_lists.c.name == name).values(active=active)
+            )
+            return bool(done.rowcount)
+
+    def save_intel_version(self, name: str, lst: IntelList, fetched: Fetched, at: datetime) -> str:
+        """Keep ``lst`` (parsed from ``fetched``) as the list's current version and return its id
+        (the first 12 hex digits of the content's SHA-256). The version before stays as the
+        previous one; older ones go. Saving the content already current only updates the
+        fetch state."""
+        return self._save_version(
+            name,
+            fetched,
+            at,
+            entries=len(lst),
+            problems=lst.problems,
+            blobs=_intel.encode_tables(lst),
+        )
+
+    def save_intel_document(self, name: str, fetched: Fetched, entries: int, at: datetime) -> str:
+        """As :meth:`save_intel_version`, for a list kept as its document (AWS's ip-ranges.json)."""
+        assert fetched.data is not None, "a not-modified fetch has no document to save"
+        return self._save_version(
+            name,
+            fetched,
+            at,
+            entries=entries,
+            problems=(),
+            blobs={"document": gzip.compress(fetched.data, 6)},
+        )
+
+    def _save_version(
+        self,
+        name: str,
+        fetched: Fetched,
+        at: datetime,
+        *,
+        entries: int,
+        problems: tuple[Any, ...],
+        blobs: Mapping[str, bytes],
+    ) -> str:
+        if fetched.data is None or fetched.sha256 is None:
+            raise ValueError(f"nothing to save for {name!r}: the fetch brought no content")
+        version = fetched.sha256[:VERSION_DIGITS]
+        with self._transaction("save an intel list version") as conn:
+            locked = sa.select(intel_lists.c.name).where(intel_lists.c.name == name).with_for_update()
+            if conn.scalar(locked) is None:
+                raise ConfigError(f"no intel list named {name!r}")
+            mine = intel_list_versions.c.list_name == name
+            conn.execute(sa.delete(intel_list_versions).where(mine, intel_list_versions.c.version == version))
+            conn.execute(
+                sa.insert(intel_list_versions).values(
+                    list_name=name,
+                    version=version,
+                    saved_at=at,
+                    sha256=fetched.sha256,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                    entries=entries,
+                    problems=len(problems),
+                    problem_lines=_intel.encode_problems(problems),
+                    **blobs,
+                )
+            )
+            kept = (
+                sa.select(intel_list_versions.c.version)
+                .where(mine)
+                .order_by(intel_list_versions.c.saved_at.desc(), intel_list_versions.c.version)
+                .limit(VERSIONS_KEPT)
+            )
+            conn.execute(
+                sa.delete(intel_list_versions).where(mine, intel_list_versions.c.version.not_in(kept))
+            )
+            conn.execute(
+                sa.update(intel_lists)
+                .where(intel_lists.c.name == name)
+                .values(
+                    version=version,
+                    sha256=fetched.sha256,
+                    entries=entries,
+                    problems=len(problems),
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                    fetched_at=at,
+                    checked_at=at,
+                    last_error=None,
+                )
+            )
+        return version
+
+    def record_intel_check(
+        self, name: str, at: datetime, *, fetched: Fetched | None = None, error: str | None = None
+    ) -> None:
+        """Note a refresh attempt that saved no new version: a fetch whose content had not
+        changed (``fetched``: its ETag and Last-Modified are kept for the next request) or a
+        failure (``error``; the current version stays)."""
+        values: dict[str, Any] = {"checked_at": at, "last_error": error}
+        if error is None and fetched is not None:
+            values |= {"fetched_at": at, "etag": fetched.etag, "last_modified": fetched.last_modified}
+        with self._transaction("update an intel list") as conn:
+            conn.execute(sa.update(intel_lists).where(intel_lists.c.name == name).values(**values))
+
+    def load_intel_list(self, name: str, version: str | None = None) -> IntelList | None:
+        """Stored list ``name`` as of ``version`` (default: the current one), or ``None`` when
+        there is no such list or version."""
+        with self._transaction("read an intel list", read=True) as conn:
+            rows = self._version_rows(conn, name=name, version=version)
+        return _intel.intel_list(rows[0]) if rows else None
+
+    def active_intel_lists(self) -> list[IntelList]:
+        """The current version of every active list (never-fetched lists have none), in the
+        order the lists were added; ``version`` and ``source`` (the location) set."""
+        with self._transaction("read intel lists", read=True) as conn:
+            rows = self._version_rows(conn, active=True)
+        return [_intel.intel_list(row) for row in rows]
+
+    def intel_document(self, name: str) -> bytes | None:
+        """The current version's document of a list kept as one (``aws-ip-ranges``), or ``None``."""
+        with self._transaction("read an intel list", read=True) as conn:
+            rows = self._version_rows(conn, name=name, documents=True)
+        blob = rows[0]["document"] if rows else None
+        return gzip.decompress(bytes(blob)) if blob is not None else None
+
+    def _version_rows(
+        self,
+        conn: Connection,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        active: bool = False,
+        documents: bool = False,
+    ) -> list[RowMapping]:
+        v = intel_list_versions.c
+        lists = intel_lists.c
+        stmt = sa.select(
+            lists.name,
+            lists.kind,
+            lists.category,
+            lists.location,
+            v.version,
+            v.problem_lines,
+            v.ipv4,
+            v.ipv6,
+            v.domains,
+            v.document,
+        ).join(intel_list_versions, v.list_name == lists.name)
+        stmt = stmt.where(v.version == (version if version is not None else lists.version))
+        if name is not None:
+            stmt = stmt.where(lists.name == name)
+        if active:
+            stmt = stmt.where(lists.active.is_(True))
+        stmt = stmt.where(
+            (lists.format == AWS_RANGES_FORMAT) if documents else (lists.format != AWS_RANGES_FORMAT)
+        )
+        return list(conn.execute(stmt.order_by(lists.added_at, lists.name)).mappings())
 
     def set_archived(self, ids: Sequence[str], archived: bool = True) -> int:
         """Archive (or unarchive) findings, as GuardDuty's ArchiveFindings; returns how many changed."""

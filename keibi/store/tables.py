@@ -102,3 +102,49 @@ detector_state = sa.Table(
     sa.Column("state", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Threat and trusted lists kept in the store (``keibi intel add``), one row each, with the state
+# of their last refresh; ``intel_list_versions`` holds the parsed content of the current and the
+# previous version (Arrow IPC tables, or the raw document for ``aws-ip-ranges``).
+intel_lists = sa.Table(
+    "intel_lists",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("feed", sa.String(128)),
+    sa.Column("refresh_minutes", sa.Integer),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.String(64)),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("entries", sa.BigInteger),
+    sa.Column("problems", sa.BigInteger),
+    sa.Column("etag", sa.String(1024)),
+    sa.Column("last_modified", sa.String(64)),
+    sa.Column("fetched_at", UTCDateTime),
+    sa.Column("checked_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
+intel_list_versions = sa.Table(
+    "intel_list_versions",
+    metadata,
+    sa.Column(
+        "list_name", sa.String(128), sa.ForeignKey("intel_lists.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("saved_at", UTCDateTime, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("etag", sa.String(1024)),
+    sa.Column("last_modified", sa.String(64)),
+    sa.Column("entries", sa.BigInteger, nullable=False),
+    sa.Column("problems", sa.BigInteger, nullable=False),
+    sa.Column("problem_lines", sa.Text, nullable=False),
+    sa.Column("ipv4", sa.LargeBinary),
+    sa.Column("ipv6", sa.LargeBinary),
+    sa.Column("domains", sa.LargeBinary),
+    sa.Column("document", sa.LargeBinary),
+)
