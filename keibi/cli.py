@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from keibi import __version__
 from keibi.config import Config, load_config
 from keibi.detect import Severity, detectors
-from keibi.errors import ConfigError, KeibiError
+from keibi.errors import ConfigError, InputError, KeibiError
+from keibi.intel.formats import LIST_FORMATS
 from keibi.sources import LogFile
 
 if TYPE_CHECKING:
-    from keibi.store import Store
+    from keibi.intel import AwsRanges, Intel, IntelList, ListKind
+    from keibi.store import IntelListRecord, IntelListSpec, Store
+    from keibi.store.intel_sync import RefreshResult
 
 EXIT_USER_ERROR = 1
 EXIT_INPUT_SKIPPED = 3
+WARNINGS_SHOWN = 20  # list problems printed before "… and N more"
 
 app = typer.Typer(
     help="keibi: threat detection for AWS logs, with findings in Amazon GuardDuty's format.",
@@ -36,7 +43,15 @@ app = typer.Typer(
 )
 findings_app = typer.Typer(help="Query the findings in the store.", no_args_is_help=True)
 tester_app = typer.Typer(help="Generate realistic attack and background logs.", no_args_is_help=True)
+intel_app = typer.Typer(
+    help=(
+        "Threat lists (GuardDuty's ThreatIntelSets), trusted lists (IPSets) and public feeds, "
+        "kept and versioned in the store; `keibi scan` matches every active one."
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(findings_app, name="findings")
+app.add_typer(intel_app, name="intel")
 app.add_typer(tester_app, name="tester")
 
 err = Console(stderr=True)
@@ -66,6 +81,22 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="keibi.toml to use (default: $KEIBI_CONFIG or ./keibi.toml).")
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for machines.")]
+ThreatListOption = Annotated[
+    list[Path] | None,
+    typer.Option("--threat-list", help="Threat list in GuardDuty TXT format (repeatable)."),
+]
+TrustedListOption = Annotated[
+    list[Path] | None,
+    typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable)."),
+]
+FeedOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--feed",
+        metavar="CATEGORY=PATH",
+        help="Threat feed in TXT format with its category, e.g. Tor=tor-exits.txt (repeatable).",
+    ),
+]
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -73,7 +104,7 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except KeibiError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
 
 
@@ -163,25 +194,175 @@ class _Bar:
         self.progress.update(self.task, advance=1, events=f"{self.events:,} events")
 
 
+# -- threat intelligence for a scan or a lookup -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ListSource:
+    """A list a run matches, and where it came from (``keibi.toml``, a flag, ``store``, ``shipped``)."""
+
+    lst: IntelList
+    origin: str
+
+
+@dataclass
+class _IntelSetup:
+    """The intel of a run with what ``keibi intel lookup`` and the warnings need to know."""
+
+    intel: Intel
+    sources: list[_ListSource]
+    aws_origin: str
+    problems: list[InputError] = field(default_factory=list)  # bad entries of the files read now
+    notes: list[str] = field(default_factory=list)  # one line each, printed as warnings
+    stored_problems: list[str] = field(default_factory=list)  # store lists that skipped entries
+
+    def warnings(self, *, stored: bool = True) -> list[str]:
+        """One line each: bad entries of the files read now, then the notes; with ``stored``
+        also a line per store list whose version skipped entries (itemised by ``intel show``)."""
+        lines = [*(str(p) for p in self.problems), *self.notes]
+        if stored:
+            lines += [
+                f"intel list {name!r} skipped bad entries when it was fetched; `keibi intel show {name}` lists them"
+                for name in self.stored_problems
+            ]
+        return lines
+
+
+def _content_version(data: bytes) -> str:
+    """A list file's version: as the store names versions, the start of its content's SHA-256."""
+    from keibi.store.intel_lists import VERSION_DIGITS
+
+    return hashlib.sha256(data).hexdigest()[:VERSION_DIGITS]
+
+
+def _file_list(
+    path: str | Path, *, kind: ListKind, category: str = "custom", name: str | None = None
+) -> IntelList:
+    """A TXT list file read now, its version the hash of the bytes read (one read: the version
+    always names the content that was parsed)."""
+    from keibi.intel import FEED_CATEGORIES, parse_list
+
+    where = str(path)
+    if category != "custom" and category not in FEED_CATEGORIES:
+        raise ConfigError(
+            f"unknown feed category {category!r} (expected one of: {', '.join(FEED_CATEGORIES)})", where
+        )
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} list {where}: {exc.strerror or exc}") from None
+    return parse_list(
+        data,
+        "TXT",
+        where=where,
+        name=name if name is not None else Path(path).stem,
+        kind=kind,
+        category=category,
+        version=_content_version(data),
+    )
+
+
+def _shipped_version(lst: IntelList) -> IntelList:
+    """A shipped feed with the version of its package file (unchanged when it cannot be read)."""
+    if lst.version is not None or lst.source is None:
+        return lst
+    try:
+        data = Path(lst.source).read_bytes()
+    except OSError:
+        return lst
+    return replace(lst, version=_content_version(data))
+
+
+def _assemble_intel(
+    cfg: Config,
+    store: Store,
+    threat_list: Sequence[Path] | None,
+    trusted_list: Sequence[Path] | None,
+    feed: Sequence[str] | None,
+) -> _IntelSetup:
+    """keibi.toml's lists, the flags' lists, the store's active lists and feeds, the shipped
+    feeds, the newest AWS IP ranges and the GeoIP databases, in that match order."""
+    from keibi.intel import GeoIP, Intel, builtin_aws_ranges, builtin_feeds
+
+    sources: list[_ListSource] = []
+    sources += [_ListSource(_file_list(p, kind="threat"), "keibi.toml") for p in cfg.intel.threat_lists]
+    sources += [_ListSource(_file_list(p, kind="threat"), "--threat-list") for p in threat_list or ()]
+    sources += [_ListSource(_file_list(p, kind="trusted"), "keibi.toml") for p in cfg.intel.trusted_lists]
+    sources += [_ListSource(_file_list(p, kind="trusted"), "--trusted-list") for p in trusted_list or ()]
+    sources += [
+        _ListSource(_file_list(f.path, kind="threat", category=f.category, name=f.name), "keibi.toml")
+        for f in cfg.intel.feeds
+    ]
+    for spec in feed or ():
+        category, sep, path = spec.partition("=")
+        if not sep or not category or not path:
+            raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
+        sources.append(_ListSource(_file_list(path, kind="threat", category=category), "--feed"))
+    stored = [_ListSource(lst, "store") for lst in store.active_intel_lists()]
+    sources += stored
+    sources += [_ListSource(_shipped_version(lst), "shipped") for lst in builtin_feeds()]
+
+    notes = []
+    seen: dict[str, str] = {}
+    for s in sources:
+        if s.lst.name in seen:
+            notes.append(
+                f"two intel lists are named {s.lst.name!r} ({seen[s.lst.name]}, {s.origin}); "
+                "findings name the first that matches"
+            )
+        seen.setdefault(s.lst.name, s.origin)
+
+    aws, aws_origin = _newest_aws_ranges(cfg, store)
+    geo = GeoIP.open(city=cfg.intel.geoip_city, asn=cfg.intel.geoip_asn)
+    intel = Intel(
+        threat=[s.lst for s in sources if s.lst.kind == "threat" and s.lst.category == "custom"],
+        trusted=[s.lst for s in sources if s.lst.kind == "trusted"],
+        feeds=[s.lst for s in sources if s.lst.kind == "threat" and s.lst.category != "custom"],
+        aws_ranges=aws if aws is not None else builtin_aws_ranges(),
+        geo=geo,
+    )
+    ordered = [*intel.trusted, *intel.threat, *intel.feeds]  # lookup's order: the match order
+    origin = {id(s.lst): s for s in sources}
+    problems = [p for s in sources if s.origin != "store" for p in s.lst.problems]
+    return _IntelSetup(
+        intel=intel,
+        sources=[origin[id(lst)] for lst in ordered],
+        aws_origin=aws_origin,
+        problems=problems,
+        notes=notes,
+        stored_problems=[s.lst.name for s in stored if s.lst.problems],
+    )
+
+
+def _newest_aws_ranges(cfg: Config, store: Store) -> tuple[AwsRanges, str]:
+    """AWS's IP ranges from keibi.toml, the store (``keibi intel update``) or the shipped
+    snapshot, whichever AWS created last (keibi.toml's on a tie with the store's)."""
+    from keibi.intel import AwsRanges, builtin_aws_ranges
+    from keibi.store.intel_sync import aws_ranges
+
+    found: list[tuple[AwsRanges, str]] = []
+    if cfg.intel.aws_ip_ranges:
+        found.append((AwsRanges.load(cfg.intel.aws_ip_ranges), "keibi.toml"))
+    stored = aws_ranges(store)
+    if stored is not None:
+        found.append((stored, "store"))
+    found.append((builtin_aws_ranges(), "shipped"))
+    return max(found, key=lambda pair: pair[0].create_date)
+
+
+def _print_warnings(lines: Sequence[str], what: str = "list warnings") -> None:
+    for line in lines[:WARNINGS_SHOWN]:
+        err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if len(lines) > WARNINGS_SHOWN:
+        err.print(f"[yellow]… and {len(lines) - WARNINGS_SHOWN} more {what}[/]", highlight=False)
+
+
 @app.command()
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or s3://bucket/prefix locations.")],
-    threat_list: Annotated[
-        list[Path] | None,
-        typer.Option("--threat-list", help="Threat list in GuardDuty TXT format (repeatable)."),
-    ] = None,
-    trusted_list: Annotated[
-        list[Path] | None,
-        typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable)."),
-    ] = None,
-    feed: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--feed",
-            metavar="CATEGORY=PATH",
-            help="Threat feed in TXT format with its category, e.g. Tor=tor-exits.txt (repeatable).",
-        ),
-    ] = None,
+    threat_list: ThreatListOption = None,
+    trusted_list: TrustedListOption = None,
+    feed: FeedOption = None,
     fmt: FormatOption = OutputFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the findings here instead of stdout.")
@@ -198,32 +379,26 @@ def scan(
 ) -> None:
     """Read AWS logs (CloudTrail, VPC Flow Logs, Route 53 Resolver), detect threats, store and print findings.
 
+    Threat intelligence: the lists of keibi.toml and the flags, every active list and feed in the
+    store (`keibi intel`), keibi's shipped feeds, AWS's IP ranges (the newest of keibi.toml's, the
+    store's and the shipped snapshot) and the GeoIP databases of keibi.toml. A bad list entry is
+    a warning naming its file and line; the rest of the list is used.
+
     Exit status: 0 when every input was read, 3 when some input was skipped (listed on stderr), 1 on a usage error.
     """
 
     def run() -> int:
-        from keibi.intel import AwsRanges, Intel, load_feed, load_txt
         from keibi.pipeline import scan as run_scan
 
         cfg = _config(config)
-        threat_paths: list[str | Path] = [*cfg.intel.threat_lists, *(threat_list or [])]
-        trusted_paths: list[str | Path] = [*cfg.intel.trusted_lists, *(trusted_list or [])]
-        threats = [load_txt(p) for p in threat_paths]
-        trusted = [load_txt(p, kind="trusted") for p in trusted_paths]
-        feeds = [load_feed(f.path, f.category, name=f.name) for f in cfg.intel.feeds]
-        for spec in feed or []:
-            category, sep, path = spec.partition("=")
-            if not sep or not category or not path:
-                raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
-            feeds.append(load_feed(path, category))
-        aws_path = cfg.intel.aws_ip_ranges
-        intel = Intel.with_builtin_feeds(
-            threat=threats,
-            trusted=trusted,
-            feeds=feeds,
-            aws_ranges=AwsRanges.load(aws_path) if aws_path else None,
-        )
         store = _open_store(cfg)
+        try:
+            setup = _assemble_intel(cfg, store, threat_list, trusted_list, feed)
+        except BaseException:
+            store.close()
+            raise
+        intel = setup.intel
+        _print_warnings(setup.warnings())
         try:
             show = not no_progress and err.is_terminal
             with Progress(
@@ -247,6 +422,8 @@ def scan(
                 )
         finally:
             store.close()
+            if intel.geo is not None:
+                intel.geo.close()
         report = result.report
         for error in report.errors[:20]:
             err.print(f"[yellow]skipped:[/] {error}", highlight=False, soft_wrap=True)
@@ -402,6 +579,653 @@ def list_detectors(
         _stdout().print(table)
 
     _guard(run)
+
+
+# -- keibi intel ----------------------------------------------------------------------------------
+
+
+class ListKindChoice(StrEnum):
+    threat = "threat"
+    trusted = "trusted"
+
+
+# GuardDuty's names for the two kinds of list.
+_SET_TYPES: Final = {"threat": "ThreatIntelSet", "trusted": "IPSet"}
+
+NameArgument = Annotated[str, typer.Argument(help="The list's name (`keibi intel list`).")]
+InactiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--inactive",
+        help="Keep it without matching it (GuardDuty's Activate=false); `keibi intel activate NAME` switches it on.",
+    ),
+]
+RefreshOption = Annotated[
+    int | None,
+    typer.Option(
+        "--refresh-minutes",
+        min=1,
+        help="How often `keibi intel update` fetches it (default: daily; a feed: its catalogue period).",
+    ),
+]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def _period(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def _status(record: IntelListRecord) -> str:
+    """GuardDuty's ThreatIntelSetStatus words: INACTIVE, ACTIVE once a version is loaded, and
+    ERROR when none could be (a later failure keeps the list ACTIVE on its last version)."""
+    if not record.active:
+        return "INACTIVE"
+    if record.version is None:
+        return "ERROR" if record.last_error else "ACTIVATING"
+    return "ACTIVE"
+
+
+def _record_json(record: IntelListRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "kind": record.kind,
+        "setType": _SET_TYPES.get(record.kind),
+        "category": record.category,
+        "format": record.format,
+        "location": record.location,
+        "feed": record.feed,
+        "active": record.active,
+        "status": _status(record),
+        "version": record.version,
+        "previousVersion": record.previous_version,
+        "sha256": record.sha256,
+        "entries": record.entries,
+        "problems": record.problems,
+        "etag": record.etag,
+        "lastModified": record.last_modified,
+        "refreshMinutes": int(record.refresh_period.total_seconds() // 60),
+        "addedAt": _iso(record.added_at),
+        "fetchedAt": _iso(record.fetched_at),
+        "checkedAt": _iso(record.checked_at),
+        "nextRefresh": _iso(record.next_refresh),
+        "lastError": record.last_error,
+    }
+
+
+def _category(text: str) -> str:
+    """``custom`` or a feed category, whatever the case the user typed it in."""
+    from keibi.intel import FEED_CATEGORIES
+
+    wanted = text.strip()
+    if wanted.lower() == "custom":
+        return "custom"
+    return next((c for c in FEED_CATEGORIES if c.lower() == wanted.lower()), wanted)
+
+
+def _add_and_fetch(store: Store, spec: IntelListSpec) -> tuple[IntelListRecord, RefreshResult]:
+    """Record ``spec`` and fetch it at once, so a bad location or format fails now; a list that
+    cannot be fetched or has no usable entry is not kept."""
+    from keibi.store.intel_sync import refresh
+
+    now = datetime.now(UTC)
+    store.add_intel_list(spec, at=now)
+    try:
+        [result] = refresh(store, [spec.name], force=True, now=now)
+    except BaseException:
+        store.remove_intel_list(spec.name)
+        raise
+    if result.status == "failed":
+        store.remove_intel_list(spec.name)
+        raise ConfigError(f"intel list {spec.name!r} not added: {result.error}")
+    record = store.intel_list(spec.name)
+    assert record is not None
+    return record, result
+
+
+def _entries(n: int, adjective: str = "") -> str:
+    return f"{n:,} {adjective}{'entry' if n == 1 else 'entries'}"
+
+
+def _report_added(record: IntelListRecord, result: RefreshResult) -> None:
+    _print_warnings([str(p) for p in result.problems], "bad entries")
+    if record.kind == "aws":
+        what = "AWS IP ranges"
+    elif record.feed is not None:
+        what = f"feed {record.feed} ({record.category}) as list"
+    elif record.category != "custom":
+        what = f"{record.category} threat list"
+    else:
+        what = f"{record.kind} list"
+    line = f"added {what} {record.name!r}: {_entries(record.entries or 0)}, version {record.version}"
+    if record.problems:
+        line += f", skipped {_entries(record.problems, 'bad ')}"
+    if not record.active:
+        line += f"; inactive (`keibi intel activate {record.name}` switches it on)"
+    err.print(escape(line), highlight=False, soft_wrap=True)
+
+
+@intel_app.command("add")
+def intel_add(
+    name: Annotated[str, typer.Argument(help="The list's name; findings carry it as threatListName.")],
+    location: Annotated[
+        str, typer.Argument(help="Where it lives: a local path, file://, http(s):// URL or s3://bucket/key.")
+    ],
+    list_format: Annotated[
+        str, typer.Option("--format", help=f"The file's format: {', '.join(LIST_FORMATS)}.")
+    ] = "TXT",
+    kind: Annotated[
+        ListKindChoice,
+        typer.Option(
+            "--kind",
+            help="threat (GuardDuty's ThreatIntelSet) or trusted (an IPSet: its addresses never raise intel findings).",
+        ),
+    ] = ListKindChoice.threat,
+    category: Annotated[
+        str,
+        typer.Option(
+            "--category",
+            help="custom (the *.Custom finding types) or a feed category (Tor, CommandAndControl, …; `keibi intel feeds`).",
+        ),
+    ] = "custom",
+    inactive: InactiveOption = False,
+    refresh_minutes: RefreshOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a threat or trusted list and fetch it now; `keibi intel update` keeps it fresh.
+
+    The name aws-ip-ranges is AWS's ip-ranges.json: `keibi intel add aws-ip-ranges URL` fetches it from a mirror.
+    """
+
+    def run() -> None:
+        from keibi.store import AWS_RANGES_LIST, IntelListSpec
+
+        if name == AWS_RANGES_LIST:
+            spec = replace(IntelListSpec.aws_ranges(location), active=not inactive)
+        else:
+            spec = IntelListSpec(
+                name=name,
+                kind=kind.value,
+                format=list_format.strip().upper(),
+                location=location,
+                category=_category(category),
+                active=not inactive,
+            )
+        spec = replace(spec, refresh_minutes=refresh_minutes)
+        with _open_store(_config(config)) as store:
+            record, result = _add_and_fetch(store, spec)
+        _report_added(record, result)
+
+    _guard(run)
+
+
+@intel_app.command("enable")
+def intel_enable(
+    feed_name: Annotated[
+        str, typer.Argument(help="A feed of the catalogue (`keibi intel feeds`), e.g. tor-exits.")
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Keep it under this list name (default: the feed's).")
+    ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option(
+            "--location", help="Fetch it from here instead of the publisher (a mirror or a local copy)."
+        ),
+    ] = None,
+    inactive: InactiveOption = False,
+    refresh_minutes: RefreshOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Switch on a public feed of the catalogue by name and fetch it now."""
+
+    def run() -> None:
+        from keibi.intel.catalogue import feed
+        from keibi.store import IntelListSpec
+
+        spec = IntelListSpec.for_feed(feed(feed_name), name=name, active=not inactive)
+        if location is not None:
+            spec = replace(spec, location=location)
+        if refresh_minutes is not None:
+            spec = replace(spec, refresh_minutes=refresh_minutes)
+        with _open_store(_config(config)) as store:
+            record, result = _add_and_fetch(store, spec)
+        _report_added(record, result)
+
+    _guard(run)
+
+
+@intel_app.command("feeds")
+def intel_feeds(fmt: FormatOption = OutputFormat.table, config: ConfigOption = None) -> None:
+    """The catalogue of public feeds `keibi intel enable` switches on, and which are enabled."""
+
+    def run() -> None:
+        from keibi.intel.catalogue import FEEDS, UNCOVERED
+
+        with _open_store(_config(config)) as store:
+            enabled: dict[str, list[str]] = {}
+            for record in store.intel_lists():
+                if record.feed is not None:
+                    enabled.setdefault(record.feed, []).append(record.name)
+        if fmt is OutputFormat.json:
+            _write_json(
+                [
+                    {
+                        "name": spec.name,
+                        "category": spec.category,
+                        "format": spec.format,
+                        "url": spec.url,
+                        "refreshMinutes": spec.refresh_minutes,
+                        "description": spec.description,
+                        "homepage": spec.homepage,
+                        "license": spec.license,
+                        "enabledAs": enabled.get(spec.name, []),
+                    }
+                    for spec in FEEDS.values()
+                ],
+                None,
+            )
+            return
+        uncovered = "; ".join(f"{family}: {why}" for family, why in UNCOVERED.items())
+        table = Table(
+            title=f"{len(FEEDS)} feeds (`keibi intel enable NAME`)",
+            title_justify="left",
+            caption=f"No public feed — {uncovered}. Add your own with `keibi intel add NAME LOCATION --category CATEGORY`.",
+            caption_justify="left",
+        )
+        for col in ("Name", "Category", "Format", "Every", "Enabled as", "URL", "Description"):
+            table.add_column(col, no_wrap=col in ("Name", "Category", "Format", "Every"))
+        for spec in FEEDS.values():
+            table.add_row(
+                spec.name,
+                spec.category,
+                spec.format,
+                _period(spec.refresh_minutes),
+                ", ".join(enabled.get(spec.name, [])) or "-",
+                spec.url,
+                spec.description,
+            )
+        _stdout().print(table)
+
+    _guard(run)
+
+
+@intel_app.command("list")
+def intel_list(fmt: FormatOption = OutputFormat.table, config: ConfigOption = None) -> None:
+    """The lists and feeds in the store, with their current version and refresh state."""
+
+    def run() -> None:
+        with _open_store(_config(config)) as store:
+            records = store.intel_lists()
+        if fmt is OutputFormat.json:
+            _write_json([_record_json(r) for r in records], None)
+            return
+        table = Table(title=f"{len(records)} intel lists", title_justify="left")
+        columns = (
+            "Name",
+            "Kind",
+            "Category",
+            "Format",
+            "Location",
+            "Active",
+            "Version",
+            "Entries",
+            "Fetched",
+            "Next refresh",
+            "Last error",
+        )
+        for col in columns:
+            table.add_column(col, justify="right" if col == "Entries" else "left")
+        for r in records:
+            table.add_row(
+                r.name,
+                r.kind,
+                r.category,
+                r.format,
+                r.location,
+                "yes" if r.active else "no",
+                r.version or "-",
+                "-" if r.entries is None else f"{r.entries:,}",
+                _when(r.fetched_at),
+                _when(r.next_refresh),
+                r.last_error or "",
+            )
+        _stdout().print(table)
+
+    _guard(run)
+
+
+@intel_app.command("show")
+def intel_show(
+    name: NameArgument, fmt: FormatOption = OutputFormat.table, config: ConfigOption = None
+) -> None:
+    """One list: its definition, versions, refresh state, and the bad entries its current version skipped."""
+
+    def run() -> None:
+        with _open_store(_config(config)) as store:
+            record = store.intel_list(name)
+            if record is None:
+                raise ConfigError(f"no intel list named {name!r}")
+            loaded = (
+                store.load_intel_list(name) if record.version is not None and record.kind != "aws" else None
+            )
+        problems = loaded.problems if loaded is not None else ()
+        if fmt is OutputFormat.json:
+            bad = [{"location": p.path, "line": p.line, "reason": p.reason} for p in problems]
+            _write_json({**_record_json(record), "badEntries": bad}, None)
+            return
+        table = Table(title=f"intel list {record.name}", title_justify="left", show_header=False)
+        table.add_column("Field", style="bold")
+        table.add_column("Value")
+        for key, value in _record_json(record).items():
+            if value is not None and key != "name":
+                table.add_row(key, str(value))
+        _stdout().print(table)
+        if problems:
+            out = _stdout()
+            out.print(
+                f"Bad entries skipped in version {record.version} ({record.problems or len(problems):,}):"
+            )
+            shown = 50
+            for problem in problems[:shown]:
+                out.print(f"  {escape(str(problem))}", highlight=False, soft_wrap=True)
+            if len(problems) > shown:
+                out.print(f"  … and {len(problems) - shown} more (--format json lists them)")
+
+    _guard(run)
+
+
+@intel_app.command("remove")
+def intel_remove(name: NameArgument, config: ConfigOption = None) -> None:
+    """Remove a list or feed and its stored versions (findings already made keep their names)."""
+
+    def run() -> None:
+        with _open_store(_config(config)) as store:
+            if not store.remove_intel_list(name):
+                raise ConfigError(f"no intel list named {name!r}")
+        err.print(f"removed intel list {escape(repr(name))}", highlight=False)
+
+    _guard(run)
+
+
+def _set_active(name: str, active: bool, config: Path | None) -> None:
+    with _open_store(_config(config)) as store:
+        if not store.set_intel_list_active(name, active):
+            raise ConfigError(f"no intel list named {name!r}")
+    err.print(f"intel list {escape(repr(name))} is {'active' if active else 'inactive'}", highlight=False)
+
+
+@intel_app.command("activate")
+def intel_activate(name: NameArgument, config: ConfigOption = None) -> None:
+    """Match a list again in scans (GuardDuty's Activate=true)."""
+    _guard(lambda: _set_active(name, True, config))
+
+
+@intel_app.command("deactivate")
+def intel_deactivate(name: NameArgument, config: ConfigOption = None) -> None:
+    """Keep a list but leave it out of scans and scheduled refreshes (Activate=false)."""
+    _guard(lambda: _set_active(name, False, config))
+
+
+def _result_json(result: RefreshResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "status": result.status,
+        "version": result.version,
+        "entries": result.entries,
+        "badEntries": len(result.problems),
+        "error": result.error,
+        "nextRefresh": _iso(result.next_refresh),
+    }
+
+
+@intel_app.command("update")
+def intel_update(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Lists to refresh (default: every active list and feed, and AWS's IP ranges)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Fetch even the lists that are not due yet.")
+    ] = False,
+    fmt: FormatOption = OutputFormat.table,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="Do not draw the progress bar.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Refresh the lists and feeds that are due, and AWS's IP ranges.
+
+    An unchanged source costs one conditional request (ETag, Last-Modified); new content
+    becomes a new version; a failure keeps the current version in use.
+
+    Exit status: 0 when every list refreshed (or was not due), 3 when some failed (one line each on stderr), 1 on a usage error.
+    """
+
+    def run() -> int:
+        from keibi.store import AWS_RANGES_LIST
+        from keibi.store.intel_sync import refresh
+
+        now = datetime.now(UTC)
+        results: list[RefreshResult] = []
+        with _open_store(_config(config)) as store:
+            records = store.intel_lists()
+            known = {r.name for r in records}
+            if names:
+                unknown = [n for n in names if n not in known and n != AWS_RANGES_LIST]
+                if unknown:
+                    raise ConfigError(f"no intel list named {unknown[0]!r}")
+                targets = list(dict.fromkeys(names))
+            else:  # what refresh(store) takes: the active lists, and AWS's ranges until the store has them
+                targets = [r.name for r in records if r.active]
+                if AWS_RANGES_LIST not in known:
+                    targets.append(AWS_RANGES_LIST)
+            with Progress(
+                TextColumn("refreshing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[current]}"),
+                TimeElapsedColumn(),
+                console=err,
+                disable=no_progress or not err.is_terminal,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("refresh", total=len(targets), current="")
+                for target in targets:
+                    progress.update(task, current=target)
+                    results += refresh(store, [target], force=force, now=now)
+                    progress.advance(task)
+        _print_warnings([str(p) for r in results for p in r.problems], "bad entries")
+        failed = [r for r in results if r.status == "failed"]
+        for r in failed:
+            err.print(
+                f"[bold red]failed:[/] {escape(r.name)}: {escape(r.error or 'unknown error')}", soft_wrap=True
+            )
+        if fmt is OutputFormat.json:
+            _write_json([_result_json(r) for r in results], None)
+        else:
+            counts = Counter(r.status for r in results)
+            title = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to refresh"
+            table = Table(title=title, title_justify="left")
+            for col in ("Name", "Result", "Version", "Entries", "Bad entries", "Next refresh"):
+                table.add_column(col, justify="right" if col in ("Entries", "Bad entries") else "left")
+            for r in results:
+                table.add_row(
+                    r.name,
+                    r.status,
+                    r.version or "-",
+                    "-" if r.entries is None else f"{r.entries:,}",
+                    str(len(r.problems)) if r.problems else "",
+                    _when(r.next_refresh),
+                )
+            _stdout().print(table)
+        return EXIT_INPUT_SKIPPED if failed else 0
+
+    code = _guard(run)
+    if code:
+        raise typer.Exit(code)
+
+
+@intel_app.command("lookup")
+def intel_lookup(
+    value: Annotated[str, typer.Argument(help="An IP address (IPv4 or IPv6) or a domain name.")],
+    threat_list: ThreatListOption = None,
+    trusted_list: TrustedListOption = None,
+    feed: FeedOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """Which lists, feeds and AWS ranges hold a value, by which entry, what a scan makes of it
+    (trusted lists win over threat lists), and where the address is (country, city, ASN).
+
+    It checks what `keibi scan` would: keibi.toml's lists, the flags given here, the store's
+    active lists and feeds, keibi's shipped feeds and AWS's IP ranges.
+    """
+
+    def run() -> None:
+        import polars as pl
+
+        from keibi.intel.explain import entries_holding, parse_value
+
+        cfg = _config(config)
+        parsed = parse_value(value)
+        with _open_store(cfg) as store:
+            setup = _assemble_intel(cfg, store, threat_list, trusted_list, feed)
+        intel = setup.intel
+        _print_warnings(setup.warnings(stored=False))
+        try:
+            holding = [
+                (source, found) for source in setup.sources if (found := entries_holding(source.lst, parsed))
+            ]
+            column = pl.Series([parsed.text], dtype=pl.String())
+            trusted, threat, feed_name, feed_category = intel.lookup(
+                column, kind=parsed.kind, prefix="v"
+            ).row(0)
+            aws: dict[str, Any] | None = None
+            geo: dict[str, Any] | None = None
+            if parsed.kind == "ip":
+                prefix, region, service = intel.aws_lookup(column, prefix="v").row(0)
+                if prefix is not None:
+                    aws = {"prefix": prefix, "region": region, "service": service}
+                geo = intel.geo.remote_ip_details(parsed.text) if intel.geo is not None else None
+        finally:
+            if intel.geo is not None:
+                intel.geo.close()
+        verdict = "trusted" if trusted else "threat" if (threat or feed_name) else "none"
+        ranges = intel.aws_ranges
+        report: dict[str, Any] = {
+            "value": parsed.text,
+            "kind": parsed.kind,
+            "verdict": verdict,
+            "trusted": bool(trusted),
+            "threatListName": threat,
+            "feed": feed_name,
+            "feedCategory": feed_category,
+            "lists": [
+                {
+                    "name": source.lst.name,
+                    "kind": source.lst.kind,
+                    "setType": _SET_TYPES.get(source.lst.kind),
+                    "category": source.lst.category,
+                    "version": source.lst.version,
+                    "origin": source.origin,
+                    "location": source.lst.source,
+                    "entries": [{"entry": e.entry, "match": e.match} for e in found],
+                }
+                for source, found in holding
+            ],
+            "aws": aws,
+            "awsRanges": None
+            if parsed.kind != "ip" or ranges is None
+            else {
+                "createDate": ranges.create_date,
+                "syncToken": ranges.sync_token,
+                "origin": setup.aws_origin,
+            },
+            "geo": geo,
+        }
+        if fmt is OutputFormat.json:
+            _write_json(report, None)
+            return
+        _print_lookup(report)
+
+    _guard(run)
+
+
+def _print_lookup(report: dict[str, Any]) -> None:
+    out = _stdout()
+    what = "IP address" if report["kind"] == "ip" else "domain"
+    out.print(f"[bold]{escape(report['value'])}[/] ({what})", highlight=False)
+    if report["lists"]:
+        table = Table(title="On these lists (match order)", title_justify="left")
+        for col in ("List", "Kind", "Category", "Version", "Entry", "Match", "From"):
+            table.add_column(col)
+        for item in report["lists"]:
+            for entry in item["entries"]:
+                table.add_row(
+                    item["name"],
+                    item["kind"],
+                    item["category"],
+                    item["version"] or "-",
+                    entry["entry"],
+                    entry["match"],
+                    f"{item['origin']}: {item['location']}" if item["location"] else item["origin"],
+                )
+        out.print(table)
+    if report["verdict"] == "trusted":
+        outcome = "trusted: trusted lists win, so no threat-intel finding is raised for it"
+    elif report["verdict"] == "threat":
+        parts = []
+        if report["threatListName"]:
+            parts.append(f"threat list {report['threatListName']!r} (the *.Custom finding types)")
+        if report["feed"]:
+            parts.append(f"feed {report['feed']!r} ({report['feedCategory']})")
+        outcome = "threat: findings name " + " and ".join(parts)
+    else:
+        outcome = "on no threat or trusted list"
+    out.print(f"Outcome: {escape(outcome)}", highlight=False)
+    ranges = report["awsRanges"]
+    if ranges is not None:
+        source = f"ranges of {ranges['createDate']}, {ranges['origin']}"
+        aws = report["aws"]
+        if aws is None:
+            out.print(f"AWS: not an AWS address ({source})", highlight=False)
+        else:
+            out.print(
+                f"AWS: in {aws['prefix']} ({aws['region']}, {aws['service']}; {source})", highlight=False
+            )
+    geo = report["geo"]
+    if report["kind"] == "ip":
+        out.print(f"Geo: {escape(_geo_line(geo))}", highlight=False)
+
+
+def _geo_line(details: dict[str, Any] | None) -> str:
+    if not details:
+        return "unknown"
+    parts = []
+    country = details.get("country") or {}
+    if country:
+        parts.append(" ".join(str(v) for v in (country.get("countryCode"), country.get("countryName")) if v))
+    city = (details.get("city") or {}).get("cityName")
+    if city:
+        parts.append(str(city))
+    location = details.get("geoLocation")
+    if location:
+        parts.append(f"{location['lat']:g},{location['lon']:g}")
+    org = details.get("organization") or {}
+    if org.get("asn"):
+        parts.append(" ".join(str(v) for v in (f"AS{org['asn']}", org.get("asnOrg")) if v))
+    return " · ".join(parts) or "not a public address, or not in the databases"
 
 
 @tester_app.command("generate")

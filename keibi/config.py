@@ -15,6 +15,9 @@ silently does nothing.
     trusted_lists = ["lists/trusted.txt"]
     feeds = [{ path = "lists/tor-exits.txt", category = "Tor" }]  # categories: keibi.intel.FEED_CATEGORIES
     aws_ip_ranges = "lists/ip-ranges.json"  # a newer AWS ip-ranges.json, plain or .gz (default: keibi.intel.aws_ranges snapshot)
+    geoip_city = "geo/GeoLite2-City.mmdb"   # city, coordinates (and country) of remote IPs: GeoLite2-City or DB-IP Lite City
+    geoip_asn = "geo/GeoLite2-ASN.mmdb"     # ASN and its organisation: GeoLite2-ASN or DB-IP Lite ASN
+                                          # without them remoteIpDetails gets the country only (keibi.intel.geo)
 
     [detect]
     portscan_window_minutes = 10
@@ -52,6 +55,8 @@ class IntelConfig:
     trusted_lists: tuple[str, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
     aws_ip_ranges: str | None = None  # None: keibi's shipped snapshot (keibi.intel.aws_ranges)
+    geoip_city: str | None = None  # MaxMind-format City database (keibi.intel.geo); None: country only
+    geoip_asn: str | None = None  # MaxMind-format ASN database; None: no ASN or organisation
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +151,12 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     main: dict[str, Any] = raw.get("keibi", {})
     _check_keys(where, "keibi", main, {"data_dir", "database_url", "region"})
     intel_raw: dict[str, Any] = raw.get("intel", {})
-    _check_keys(where, "intel", intel_raw, {"threat_lists", "trusted_lists", "feeds", "aws_ip_ranges"})
+    _check_keys(
+        where,
+        "intel",
+        intel_raw,
+        {"threat_lists", "trusted_lists", "feeds", "aws_ip_ranges", "geoip_city", "geoip_asn"},
+    )
     detect_raw: dict[str, Any] = raw.get("detect", {})
     _check_keys(where, "detect", detect_raw, set(_DETECT_KEYS))
 
@@ -165,6 +175,8 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         ),
         feeds=_feeds(where, base, intel_raw.get("feeds", [])),
         aws_ip_ranges=_path(where, base, "intel.aws_ip_ranges", intel_raw.get("aws_ip_ranges")),
+        geoip_city=_path(where, base, "intel.geoip_city", intel_raw.get("geoip_city")),
+        geoip_asn=_path(where, base, "intel.geoip_asn", intel_raw.get("geoip_asn")),
     )
     data_dir = env.get("KEIBI_DATA_DIR") or main.get("data_dir")
     defaults = Config()

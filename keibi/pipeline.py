@@ -89,6 +89,7 @@ class Engine:
     ) -> None:
         self.store = store
         self.intel = intel
+        self.list_versions = list_versions(intel)
         self.ctx = DetectContext(  # one per scan, starting from what earlier scans learned
             settings=settings or DetectSettings(),
             state={did: _decode_state(blob) for did, blob in store.detector_state().items()},
@@ -164,9 +165,29 @@ class Engine:
         if found.is_empty():
             return
         now = self.now or datetime.now(UTC)
-        records = build_findings(found, frame, det.source, self.types, now=now, detector=det.id)
+        records = build_findings(
+            found,
+            frame,
+            det.source,
+            self.types,
+            now=now,
+            detector=det.id,
+            geo=self.intel.geo,
+            list_versions=self.list_versions,
+        )
         for stored in self.store.upsert_findings(records):
             self.touched[stored["id"]] = None
+
+
+def list_versions(intel: Intel) -> dict[str, str]:
+    """Each list's name → the version of its content in use (lists without one left out), for
+    the findings' ``threatListVersion``. When two lists share a name, the first in match order
+    (trusted, threat, feeds) gives the version."""
+    versions: dict[str, str] = {}
+    for lst in (*intel.trusted, *intel.threat, *intel.feeds):
+        if lst.version is not None:
+            versions.setdefault(lst.name, lst.version)
+    return versions
 
 
 def _encode_state(frame: pl.DataFrame) -> bytes:
@@ -332,5 +353,6 @@ __all__ = [
     "ScanProgress",
     "ScanResult",
     "default_workers",
+    "list_versions",
     "scan",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from keibi.detect import DetectSettings
-from keibi.intel import AwsRanges, Intel, load_feed, load_txt
+from keibi.intel import AwsRanges, GeoIP, Intel, load_feed, load_txt
 from keibi.pipeline import ScanResult, scan
 from keibi.store import Store
 
@@ -29,18 +29,23 @@ def scan_result(
     pool_min_bytes: int = 0,
     rescan: bool = False,
     aws_ip_ranges: str | Path | None = None,
+    geoip_city: str | Path | None = None,
+    geoip_asn: str | Path | None = None,
 ) -> ScanResult:
     """Scan ``paths`` with the given TXT lists into ``store`` (a throwaway SQLite store if None).
 
     ``feeds`` are (category, path) pairs, e.g. ``("Tor", tor_exits)``. ``aws_ip_ranges``: an
-    ``ip-ranges.json`` to use instead of the shipped snapshot.
+    ``ip-ranges.json`` to use instead of the shipped snapshot. ``geoip_city``/``geoip_asn``:
+    MaxMind-format databases placing remote addresses (without them: country only).
 
     Parsing stays in this process unless ``parse_workers`` asks for a pool."""
+    geo = GeoIP.open(city=geoip_city, asn=geoip_asn)
     intel = Intel.with_builtin_feeds(
         threat=[load_txt(p) for p in threat_lists],
         trusted=[load_txt(p, kind="trusted") for p in trusted_lists],
         feeds=[load_feed(path, category) for category, path in feeds],
         aws_ranges=AwsRanges.load(aws_ip_ranges) if aws_ip_ranges is not None else None,
+        geo=geo,
     )
     uris = [str(p) for p in paths]
     options: dict[str, Any] = {
@@ -52,14 +57,17 @@ def scan_result(
         "pool_min_bytes": pool_min_bytes,
         "rescan": rescan,
     }
-    if store is not None:
-        return scan(uris, store, **options)
-    with tempfile.TemporaryDirectory() as tmp:
-        own = Store.for_data_dir(Path(tmp))
-        try:
-            return scan(uris, own, **options)
-        finally:
-            own.close()
+    try:
+        if store is not None:
+            return scan(uris, store, **options)
+        with tempfile.TemporaryDirectory() as tmp:
+            own = Store.for_data_dir(Path(tmp))
+            try:
+                return scan(uris, own, **options)
+            finally:
+                own.close()
+    finally:
+        geo.close()
 
 
 def scan_findings(paths: Sequence[str | Path], **kwargs: Any) -> list[dict[str, Any]]:

@@ -11,10 +11,17 @@ the batch the detector saw (vectorised joins on ``_row``), then makes one findin
   (``keibi.findings.resources``). Both also read the hit's ``info`` for what only the
   detector knows: ``remoteAccountId``/``affiliated`` become
   ``awsApiCallAction.remoteAccountDetails``, ``publicAccess`` a bucket's ``publicAccess``.
+- ``remoteIpDetails`` is placed by ``geo`` (``keibi.intel.GeoIP``: country, city,
+  coordinates, ASN) when given: the hits' remote addresses are looked up together, once per
+  call, and each builder then reads the warmed cache.
 - ``title``/``description`` are the type's templates over ``keibi.findings.context``.
 - ``service.additionalInfo`` carries the hit's ``info`` plus keibi's evidence pointers
   (``keibi.findings.pointers``); a ``threatListName`` in ``info`` also fills
-  ``service.evidence.threatIntelligenceDetails``.
+  ``service.evidence.threatIntelligenceDetails``. With ``list_versions`` (list name → the
+  version of its content that was matched), ``threatListVersion`` follows ``threatListName``
+  in ``additionalInfo``, so a finding says which copy of a changing list it came from.
+  GuardDuty's ``ThreatIntelligenceDetail`` has no member for it; its ``threatFileSha256`` is
+  the hash of a malicious file (Malware Protection), not of a list, so it is left alone.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from keibi.findings.context import render, template_context
 from keibi.findings.model import Evidence, FindingRecord
 from keibi.findings.pointers import BLOCK, encode_info, newest, pointer
 from keibi.findings.resources import resource, resource_id
+from keibi.intel.geo import GeoIP
 from keibi.sources.schema import SCHEMAS, SourceName
 
 SCHEMA_VERSION: Final = "2.0"
@@ -92,6 +100,9 @@ DETAIL_COLUMNS: Final[dict[SourceName, tuple[str, ...]]] = {
     "dns": ("query_name", "domain", "transport", "firewall_rule_action", "instance_id", "srcaddr", "vpc_id"),
 }
 
+# The column of the latest record holding the remote address that ``remoteIpDetails`` places.
+_REMOTE_COLUMNS: Final[dict[SourceName, str]] = {"cloudtrail": "source_ip", "vpc_flow": "remote_ip"}
+
 _ACTION_SOURCES: Final[dict[ActionType, SourceName]] = {
     "AWS_API_CALL": "cloudtrail",
     "NETWORK_CONNECTION": "vpc_flow",
@@ -122,12 +133,16 @@ def build_findings(
     now: datetime,
     partition: str = "aws",
     detector: str | None = None,
+    geo: GeoIP | None = None,
+    list_versions: Mapping[str, str] | None = None,
 ) -> list[FindingRecord]:
     """One ``FindingRecord`` per hit, in the order of ``hits``.
 
     ``frame`` is the batch the detector got, with its ``_row`` column; ``types`` maps each
     hit's ``type`` to its ``FindingType``; ``now`` becomes ``createdAt`` and ``updatedAt``;
-    ``detector`` (the detector id) is recorded in the evidence block when given.
+    ``detector`` (the detector id) is recorded in the evidence block when given; ``geo``
+    places remote addresses in ``remoteIpDetails`` (without it: the address alone);
+    ``list_versions`` adds ``threatListVersion`` for the lists it names.
 
     >>> records = build_findings(found, batch, "cloudtrail", registry.finding_types(), now=now)
     """
@@ -136,8 +151,22 @@ def build_findings(
     rows = _latest_rows(hits, frame, source)
     evidence = _evidence(hits, frame)
     created = iso_millis(now)
+    remote = _REMOTE_COLUMNS.get(source)
+    if geo is not None and remote is not None:  # one batched lookup; the builders hit the cache
+        geo.lookup(pl.Series([row.get(remote) for row in rows], dtype=pl.String()))
     return [
-        _record(hit, row, evs, source, types, created=created, partition=partition, detector=detector)
+        _record(
+            hit,
+            row,
+            evs,
+            source,
+            types,
+            created=created,
+            partition=partition,
+            detector=detector,
+            geo=geo,
+            list_versions=list_versions or {},
+        )
         for hit, row, evs in zip(hits.to_dicts(), rows, evidence, strict=True)
     ]
 
@@ -218,18 +247,37 @@ def _info(text: str | None) -> dict[str, Any]:
 
 
 def _action(
-    kind: ActionType, row: Mapping[str, Any], source: SourceName, account_id: str, info: Mapping[str, Any]
+    kind: ActionType,
+    row: Mapping[str, Any],
+    source: SourceName,
+    account_id: str,
+    info: Mapping[str, Any],
+    geo: GeoIP | None,
 ) -> dict[str, Any]:
     expected = _ACTION_SOURCES[kind]
     if source != expected:
         raise ValueError(f"action type {kind} needs {expected} records, got {source}")
     if kind == "AWS_API_CALL":
-        return aws_api_call_action(row, info)
+        return aws_api_call_action(row, info, geo)
     if kind == "NETWORK_CONNECTION":
-        return network_connection_action(row)
+        return network_connection_action(row, geo)
     if kind == "PORT_PROBE":
-        return port_probe_action(row)
+        return port_probe_action(row, geo)
     return dns_request_action(row, account_id)
+
+
+def _with_list_version(info: dict[str, Any], list_versions: Mapping[str, str]) -> dict[str, Any]:
+    """``info`` with ``threatListVersion`` right after ``threatListName`` when the version is known."""
+    name = info.get("threatListName")
+    version = list_versions.get(name) if isinstance(name, str) else None
+    if version is None:
+        return info
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        out[key] = value
+        if key == "threatListName":
+            out["threatListVersion"] = version
+    return out
 
 
 def _threat_intel(info: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -253,6 +301,8 @@ def _record(
     created: str,
     partition: str,
     detector: str | None,
+    geo: GeoIP | None,
+    list_versions: Mapping[str, str],
 ) -> FindingRecord:
     type_ = hit["type"]
     ftype = types.get(type_)
@@ -261,7 +311,7 @@ def _record(
     account, region = hit["account_id"] or "", hit["region"] or ""
     fid = finding_id(account, region, type_, hit["key"])
     did = detector_id(account, region)
-    info = _info(hit["info"])
+    info = _with_list_version(_info(hit["info"]), list_versions)
     count = int(hit["count"])
     first_seen, last_seen = iso_seconds(hit["first_seen"]), iso_seconds(hit["last_seen"])
     res = resource(ftype.resource_type, row, source, partition, info)
@@ -284,7 +334,7 @@ def _record(
         {
             "serviceName": "guardduty",
             "detectorId": did,
-            "action": _action(ftype.action_type, row, source, account, info),
+            "action": _action(ftype.action_type, row, source, account, info, geo),
             "evidence": _threat_intel(info),
             "archived": False,
             "count": count,

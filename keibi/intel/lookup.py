@@ -7,6 +7,9 @@ is on both a trusted and a threat list.
 
 ``Intel.aws_lookup`` answers, for a column of IP addresses, whether each is inside AWS's
 published ranges (``keibi.intel.aws_ranges``) and which prefix, region and service say so.
+
+``Intel.geo`` places remote addresses (country, city, coordinates, ASN; ``keibi.intel.geo``)
+when findings are built; detectors do not use it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import polars as pl
 from keibi.intel.addresses import address_table
 from keibi.intel.aws_ranges import AwsRanges, builtin_aws_ranges
 from keibi.intel.feeds import builtin_feeds
+from keibi.intel.geo import GeoIP
 from keibi.intel.lists import IntelList
-from keibi.intel.match import FOUND_SCHEMA, ThreatListMatcher
+from keibi.intel.match import FOUND_SCHEMA, AddressKeys, ThreatListMatcher
 
 ValueKind = Literal["ip", "domain"]
 
@@ -29,7 +33,8 @@ ValueKind = Literal["ip", "domain"]
 @dataclass
 class Intel:
     """The lists a run matches against: user threat and trusted lists, built-in feeds, and
-    AWS's IP ranges (``None``: no address is taken to be AWS's).
+    AWS's IP ranges (``None``: no address is taken to be AWS's); and ``geo``, which places
+    the remote addresses of findings (``None``: ``remoteIpDetails`` holds the address only).
 
     >>> intel = Intel.with_builtin_feeds(threat=[IntelList.from_entries("bad", ["203.0.113.9"])])
     >>> intel.lookup(pl.Series(["203.0.113.9"]), kind="ip", prefix="remote")["remote_custom_list"].to_list()
@@ -40,6 +45,7 @@ class Intel:
     trusted: list[IntelList] = field(default_factory=list)
     feeds: list[IntelList] = field(default_factory=list)
     aws_ranges: AwsRanges | None = None
+    geo: GeoIP | None = None
     _matchers: dict[tuple[int, ...], ThreatListMatcher] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -50,16 +56,20 @@ class Intel:
         feeds: Iterable[IntelList] = (),
         *,
         aws_ranges: AwsRanges | None = None,
+        geo: GeoIP | None = None,
     ) -> Intel:
         """User lists, the operator's ``feeds``, then keibi's shipped feeds (the mining-pool domains).
 
         ``aws_ranges``: the operator's ``ip-ranges.json``; ``None`` takes the shipped snapshot.
+        ``geo``: the operator's GeoIP databases (``GeoIP.open``); ``None`` places addresses by
+        country only (iptocc).
         """
         return cls(
             threat=list(threat),
             trusted=list(trusted),
             feeds=[*feeds, *builtin_feeds()],
             aws_ranges=aws_ranges if aws_ranges is not None else builtin_aws_ranges(),
+            geo=geo if geo is not None else GeoIP(),
         )
 
     def matcher(self, lists: Sequence[IntelList]) -> ThreatListMatcher:
@@ -80,20 +90,21 @@ class Intel:
         ``unique`` and a parse of the distinct values. For ``kind="ip"``, ``table`` is an
         :func:`~keibi.intel.addresses.address_table` the caller already parsed from a superset
         of ``values`` (flow enrichment parses both sides of a batch once); it is then reused
-        instead of parsing again. Extra rows in it only cost a few join probes.
+        instead of parsing again. Extra rows in it only cost a few ``search_sorted`` probes.
+        The cost per batch grows with its distinct values, not with the lists' size
+        (``keibi.intel.match``).
         """
         text = values.cast(pl.String)
         trusted, threat, feeds = (self.matcher(lists) for lists in (self.trusted, self.threat, self.feeds))
         matchers = (trusted, threat, feeds)
         empty = pl.DataFrame(schema=FOUND_SCHEMA)
         if kind == "ip":
-            if not any(m.v4 or m.v6 for m in matchers):
-                table = None
-            elif table is None:
-                table = address_table(text)
-            found = [empty if table is None else m.ip_found(table) for m in matchers]
+            keys = None
+            if any(m.has_ips for m in matchers):  # parsed and sorted once for the three matchers
+                keys = AddressKeys.of(address_table(text) if table is None else table)
+            found = [empty if keys is None else m.ip_found(keys) for m in matchers]
         else:
-            uniq = text.unique() if any(m.domains for m in matchers) else None
+            uniq = text.unique() if any(m.has_domains for m in matchers) else None
             found = [empty if uniq is None else m.domain_found(uniq) for m in matchers]
         columns = [f"{prefix}_{name}" for name in ("trusted", "custom_list", "feed", "feed_category")]
         n = len(text)
