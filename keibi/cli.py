@@ -236,11 +236,18 @@ def _content_version(data: bytes) -> str:
 
 
 def _file_list(
-    path: str | Path, *, kind: ListKind, category: str = "custom", name: str | None = None
+    path: str | Path,
+    store: Store,
+    *,
+    kind: ListKind,
+    category: str = "custom",
+    name: str | None = None,
 ) -> IntelList:
     """A TXT list file read now, its version the hash of the bytes read (one read: the version
-    always names the content that was parsed)."""
-    from keibi.intel import FEED_CATEGORIES, parse_list
+    always names the content that was parsed). A big file whose bytes an earlier scan parsed
+    is read back from the store's cache instead (``keibi.store.intel_cache``)."""
+    from keibi.intel import FEED_CATEGORIES
+    from keibi.store.intel_cache import parsed_list
 
     where = str(path)
     if category != "custom" and category not in FEED_CATEGORIES:
@@ -251,7 +258,8 @@ def _file_list(
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {kind} list {where}: {exc.strerror or exc}") from None
-    return parse_list(
+    return parsed_list(
+        store,
         data,
         "TXT",
         where=where,
@@ -285,19 +293,25 @@ def _assemble_intel(
     from keibi.intel import GeoIP, Intel, builtin_aws_ranges, builtin_feeds
 
     sources: list[_ListSource] = []
-    sources += [_ListSource(_file_list(p, kind="threat"), "keibi.toml") for p in cfg.intel.threat_lists]
-    sources += [_ListSource(_file_list(p, kind="threat"), "--threat-list") for p in threat_list or ()]
-    sources += [_ListSource(_file_list(p, kind="trusted"), "keibi.toml") for p in cfg.intel.trusted_lists]
-    sources += [_ListSource(_file_list(p, kind="trusted"), "--trusted-list") for p in trusted_list or ()]
     sources += [
-        _ListSource(_file_list(f.path, kind="threat", category=f.category, name=f.name), "keibi.toml")
+        _ListSource(_file_list(p, store, kind="threat"), "keibi.toml") for p in cfg.intel.threat_lists
+    ]
+    sources += [_ListSource(_file_list(p, store, kind="threat"), "--threat-list") for p in threat_list or ()]
+    sources += [
+        _ListSource(_file_list(p, store, kind="trusted"), "keibi.toml") for p in cfg.intel.trusted_lists
+    ]
+    sources += [
+        _ListSource(_file_list(p, store, kind="trusted"), "--trusted-list") for p in trusted_list or ()
+    ]
+    sources += [
+        _ListSource(_file_list(f.path, store, kind="threat", category=f.category, name=f.name), "keibi.toml")
         for f in cfg.intel.feeds
     ]
     for spec in feed or ():
         category, sep, path = spec.partition("=")
         if not sep or not category or not path:
             raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
-        sources.append(_ListSource(_file_list(path, kind="threat", category=category), "--feed"))
+        sources.append(_ListSource(_file_list(path, store, kind="threat", category=category), "--feed"))
     stored = [_ListSource(lst, "store") for lst in store.active_intel_lists()]
     sources += stored
     sources += [_ListSource(_shipped_version(lst), "shipped") for lst in builtin_feeds()]
@@ -1101,6 +1115,7 @@ def intel_lookup(
         parsed = parse_value(value)
         with _open_store(cfg) as store:
             setup = _assemble_intel(cfg, store, threat_list, trusted_list, feed)
+            setup.intel.prepare(cache=store)  # big lists: the tables a scan kept, not built again
         intel = setup.intel
         _print_warnings(setup.warnings(stored=False))
         try:

@@ -15,6 +15,10 @@ processes while this process enriches and detects. VPC flow text is not: Polars'
 already uses every core, and workers would only compete with it. Results are consumed in plan order with a bounded number in flight, so the
 findings are those of a sequential run and memory stays bounded by batch size and the window.
 A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
+
+Threat-list match tables are prepared in a thread while the first files are read (read from
+the store's cache when an earlier scan built them for the same lists; ``Intel.prepare``), so
+millions of list entries cost the first batch little.
 """
 
 from __future__ import annotations
@@ -322,6 +326,7 @@ def scan(
     done = set() if rescan else store.processed([_input_file(p) for p in planned])
     planned = [p for p in planned if p.file.uri not in done]
     engine = Engine(store, intel=intel, settings=settings, batch_rows=batch_rows, now=now)
+    warm = _Prepare(intel, store)
     size = sum(p.file.size for p in planned)
     if progress is not None:
         progress.start(len(planned), size)
@@ -332,14 +337,41 @@ def scan(
     for item, frame in _read_ahead(planned, report, batch_rows, workers):
         if frame is not None:
             records += frame.height
+            warm.wait()
             engine.feed(item.source, frame)
         else:
             if progress is not None:
                 progress.advance(item.file, records)
             records = 0
+    warm.wait()
     findings = engine.finish()
     store.mark_processed([_input_file(p) for p in planned], now or datetime.now(UTC))
     return ScanResult(report=report, findings=findings, already_scanned=len(done))
+
+
+class _Prepare:
+    """``intel.prepare(cache=store)`` in a thread; ``wait`` returns once it is done, raising
+    what it raised, so the intel is never used while its tables are being built."""
+
+    def __init__(self, intel: Intel, store: Store) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(intel, store), name="keibi-intel", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, intel: Intel, store: Store) -> None:
+        try:
+            intel.prepare(cache=store)
+        except BaseException as exc:  # handed to the scanning thread by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def _input_file(planned: PlannedFile) -> tuple[str, int, str | None]:

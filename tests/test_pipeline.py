@@ -81,3 +81,51 @@ def test_postgres_store_gives_the_sqlite_findings_and_reads_each_file_once(demo:
             assert len(store.list_findings(FindingQuery())) == len(first)
         finally:
             store.close()
+
+
+def test_a_scan_keeps_big_match_tables_and_the_next_scan_reads_them(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Match tables of big versioned lists are built while the first files are read and kept
+    in the store; a later scan with the same lists reads them and finds the same."""
+    from dataclasses import replace
+
+    from keibi.intel import Intel, ThreatListMatcher
+    from keibi.intel.lists import load_txt
+    from keibi.intel.lookup import CACHE_MIN_ENTRIES
+    from keibi.intel.match import matcher_key
+    from keibi.pipeline import scan
+
+    filler = "\n".join(f"100.{i >> 16 & 63}.{i >> 8 & 255}.{i & 255}" for i in range(CACHE_MIN_ENTRIES))
+    big = tmp_path / "big.txt"
+    big.write_text((demo / "lists" / "threat.txt").read_text() + "\n" + filler + "\n")
+    threat = [replace(load_txt(big), version="big-v1")]
+    trusted = [load_txt(demo / "lists" / "trusted.txt", kind="trusted")]
+    store = Store.for_data_dir(tmp_path / "data")
+    try:
+        first = scan(
+            [str(demo / "AWSLogs")], store, intel=Intel.with_builtin_feeds(threat=threat, trusted=trusted)
+        )
+        key = matcher_key(threat)
+        assert key is not None and store.cached_matcher(key) is not None
+
+        def no_build(_lists: object) -> ThreatListMatcher:
+            raise AssertionError("built again although the store holds the tables")
+
+        built = ThreatListMatcher.build
+        monkeypatch.setattr(
+            ThreatListMatcher,
+            "build",
+            staticmethod(lambda lists: no_build(lists) if tuple(lists) == tuple(threat) else built(lists)),
+        )
+        again = scan(
+            [str(demo / "AWSLogs")],
+            store,
+            intel=Intel.with_builtin_feeds(threat=threat, trusted=trusted),
+            rescan=True,
+        )
+    finally:
+        store.close()
+    assert first.findings and sorted(f["id"] for f in again.findings) == sorted(
+        f["id"] for f in first.findings
+    )

@@ -10,13 +10,19 @@ published ranges (``keibi.intel.aws_ranges``) and which prefix, region and servi
 
 ``Intel.geo`` places remote addresses (country, city, coordinates, ASN; ``keibi.intel.geo``)
 when findings are built; detectors do not use it.
+
+Match tables are built on first use, once per list set. Building them for millions of entries
+takes about a second, so a run can ``Intel.prepare`` them ahead (the pipeline does, in the
+background, while the first files are read), through a :class:`MatcherCache` that keeps built
+tables between runs under a key naming the lists' content (``keibi.intel.match.matcher_key``):
+a scan with the same lists then reads its tables instead of building them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal, Protocol
 
 import polars as pl
 
@@ -25,9 +31,26 @@ from keibi.intel.aws_ranges import AwsRanges, builtin_aws_ranges
 from keibi.intel.feeds import builtin_feeds
 from keibi.intel.geo import GeoIP
 from keibi.intel.lists import IntelList
-from keibi.intel.match import FOUND_SCHEMA, AddressKeys, ThreatListMatcher
+from keibi.intel.match import FOUND_SCHEMA, AddressKeys, ThreatListMatcher, matcher_key
 
 ValueKind = Literal["ip", "domain"]
+
+# Below this many entries a list set's tables build in milliseconds, no slower than a store
+# round trip, so they are not worth keeping.
+CACHE_MIN_ENTRIES: Final = 100_000
+
+
+class MatcherCache(Protocol):
+    """Where built match tables are kept between runs (``keibi.store.Store`` is one).
+
+    ``cached_matcher`` returns the bytes saved under ``key``, or ``None``; it never returns
+    bytes other than those saved (a damaged entry is a miss). ``cache_matcher`` saves
+    ``blob`` under ``key``, replacing what was there.
+    """
+
+    def cached_matcher(self, key: str) -> bytes | None: ...
+
+    def cache_matcher(self, key: str, blob: bytes) -> None: ...
 
 
 @dataclass
@@ -72,13 +95,29 @@ class Intel:
             geo=geo if geo is not None else GeoIP(),
         )
 
-    def matcher(self, lists: Sequence[IntelList]) -> ThreatListMatcher:
-        """The join tables of ``lists``, built once and reused for every batch."""
+    def matcher(
+        self,
+        lists: Sequence[IntelList],
+        *,
+        cache: MatcherCache | None = None,
+        min_entries: int = CACHE_MIN_ENTRIES,
+    ) -> ThreatListMatcher:
+        """The join tables of ``lists``, built once and reused for every batch.
+
+        With ``cache``, tables of at least ``min_entries`` entries whose lists all have a
+        version are read from it when it has them, and saved to it when built here.
+        """
         key = tuple(id(lst) for lst in lists)
         found = self._matchers.get(key)
         if found is None or found.lists != tuple(lists):
-            found = self._matchers[key] = ThreatListMatcher.build(lists)
+            found = self._matchers[key] = _load_or_build(lists, cache, min_entries)
         return found
+
+    def prepare(self, cache: MatcherCache | None = None, *, min_entries: int = CACHE_MIN_ENTRIES) -> None:
+        """Build (or read from ``cache``) the trusted, threat and feed lists' tables now, so the
+        first lookup does not wait for them (see :meth:`matcher`)."""
+        for lists in (self.trusted, self.threat, self.feeds):
+            self.matcher(lists, cache=cache, min_entries=min_entries)
 
     def lookup(
         self, values: pl.Series, *, kind: ValueKind, prefix: str, table: pl.DataFrame | None = None
@@ -156,3 +195,22 @@ class Intel:
         small = found.select("value", *(pl.col(k).alias(v) for k, v in columns.items()))
         joined = pl.DataFrame({"value": text}).join(small, on="value", how="left", maintain_order="left")
         return joined.select(columns.values())
+
+
+def _load_or_build(
+    lists: Sequence[IntelList], cache: MatcherCache | None, min_entries: int
+) -> ThreatListMatcher:
+    key = None
+    if cache is not None and sum(len(lst) for lst in lists) >= min_entries:
+        key = matcher_key(lists)
+    if cache is not None and key is not None:
+        blob = cache.cached_matcher(key)
+        if blob is not None:
+            try:
+                return ThreatListMatcher.from_ipc(blob, lists)
+            except ValueError:
+                pass  # not usable: built again and saved over it below
+    built = ThreatListMatcher.build(lists)
+    if cache is not None and key is not None:
+        cache.cache_matcher(key, built.to_ipc())
+    return built

@@ -27,12 +27,16 @@ and matches nothing; its hex form (``::ffff:102:304``) is IPv6 and matches IPv6 
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
 import polars as pl
 
+from keibi import __version__
 from keibi.intel.addresses import address_table, normalise_domain, v4_mask, v6_masks
 from keibi.intel.lists import IntelList
 
@@ -41,6 +45,24 @@ _V4: Final = pl.UInt32()
 _V6: Final = pl.UInt128()
 _HASH_SEED: Final = 0x6B656962  # any constant: hashes never leave the process
 FOUND_SCHEMA: Final = pl.Schema({"value": pl.String(), "idx": _IDX})
+MATCHER_FORMAT: Final = 1  # bump when the tables' build or their IPC layout changes
+# The IPC layout of ``ThreatListMatcher.to_ipc``: one row, each table column a list.
+_IPC_SCHEMA: Final = pl.Schema(
+    {
+        "format": pl.UInt32(),
+        "lists": pl.List(pl.String()),
+        "v4_starts": pl.List(_V4),
+        "v4_ends": pl.List(_V4),
+        "v4_idx": pl.List(_IDX),
+        "v6_starts": pl.List(_V6),
+        "v6_ends": pl.List(_V6),
+        "v6_idx": pl.List(_IDX),
+        "domain_key": pl.List(pl.UInt64()),  # or List(String) when the table keys on names
+        "domain_name": pl.List(pl.String()),
+        "domain_idx": pl.List(_IDX),
+        "domain_labels": pl.List(pl.UInt32()),
+    }
+)
 
 
 def v6_key(hi: pl.Expr, lo: pl.Expr) -> pl.Expr:
@@ -296,6 +318,82 @@ class ThreatListMatcher:
             domains=DomainTable.build(indexed(dom, {"domain": pl.String()})),
         )
 
+    def to_ipc(self) -> bytes:
+        """The built tables as one Arrow IPC file (zstd), for :meth:`from_ipc` in a later run:
+        reading them back takes a fraction of building them from millions of entries. The
+        lists themselves are not included, only their names (to check they are the same)."""
+        columns = {
+            "format": pl.Series([MATCHER_FORMAT], dtype=pl.UInt32),
+            "lists": pl.Series([lst.name for lst in self.lists], dtype=pl.String).implode(),
+            "v4_starts": self.v4.starts.implode(),
+            "v4_ends": self.v4.ends.implode(),
+            "v4_idx": self.v4.idx.implode(),
+            "v6_starts": self.v6.starts.implode(),
+            "v6_ends": self.v6.ends.implode(),
+            "v6_idx": self.v6.idx.implode(),
+            "domain_key": self.domains.key.implode(),
+            "domain_name": self.domains.domain.implode(),
+            "domain_idx": self.domains.idx.implode(),
+            "domain_labels": pl.Series(self.domains.labels, dtype=pl.UInt32).implode(),
+        }
+        out = io.BytesIO()
+        pl.DataFrame(columns).write_ipc(out, compression="zstd")
+        return out.getvalue()
+
+    @classmethod
+    def from_ipc(cls, blob: bytes, lists: Sequence[IntelList]) -> ThreatListMatcher:
+        """The matcher of ``lists`` from the tables :meth:`to_ipc` wrote for them.
+
+        Raises ``ValueError`` when ``blob`` is not such a file, is of another
+        :data:`MATCHER_FORMAT`, names other lists, or holds inconsistent tables; the caller
+        then builds the tables afresh. Whether the lists' *content* is the one the tables
+        were built from is the caller's key to decide (:func:`matcher_key`); a blob damaged
+        in storage is caught there too (its digest), as a damaged file may still decode.
+        """
+        try:
+            frame = pl.read_ipc(io.BytesIO(blob))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # Polars panics on some bad input: pyo3's PanicException
+            raise ValueError(f"not a match table file: {exc}") from None
+        key_dtype = frame.schema.get("domain_key")
+        schema = (
+            pl.Schema({**_IPC_SCHEMA, "domain_key": key_dtype})
+            if key_dtype == pl.List(pl.String)
+            else _IPC_SCHEMA
+        )
+        if frame.schema != schema or frame.height != 1:
+            raise ValueError("not a match table file: unexpected columns")
+        row = {name: frame[name][0] for name in frame.columns}
+        if row["format"] != MATCHER_FORMAT:
+            raise ValueError(f"match tables of format {row['format']}, expected {MATCHER_FORMAT}")
+        names = [lst.name for lst in lists]
+        if row["lists"].to_list() != names:
+            raise ValueError(f"match tables of lists {row['lists'].to_list()}, expected {names}")
+        v4 = RangeTable(
+            row["v4_starts"].alias("starts"), row["v4_ends"].alias("ends"), row["v4_idx"].alias("idx")
+        )
+        v6 = RangeTable(
+            row["v6_starts"].alias("starts"), row["v6_ends"].alias("ends"), row["v6_idx"].alias("idx")
+        )
+        domains = DomainTable(
+            row["domain_key"].alias("key"),
+            row["domain_name"].alias("domain"),
+            row["domain_idx"].alias("idx"),
+            tuple(int(n) for n in row["domain_labels"]),
+        )
+        for columns in (
+            (v4.starts, v4.ends, v4.idx),
+            (v6.starts, v6.ends, v6.idx),
+            (domains.key, domains.domain, domains.idx),
+        ):
+            if len({len(c) for c in columns}) != 1 or columns[0].null_count() or columns[2].null_count():
+                raise ValueError("match tables of unequal lengths or with gaps")
+            top = columns[2].max()
+            if top is not None and not (isinstance(top, int) and top < len(names)):
+                raise ValueError("match tables point past the lists")
+        return cls(lists=tuple(lists), v4=v4, v6=v6, domains=domains)
+
     @property
     def has_ips(self) -> bool:
         return bool(len(self.v4) or len(self.v6))
@@ -362,6 +460,26 @@ class ThreatListMatcher:
     def match_domains(self, domains: pl.Series) -> pl.Series:
         """Name of the first list holding each domain (or a parent domain), or null."""
         return self.names(self.domain_index(domains)).alias(domains.name)
+
+
+def matcher_key(lists: Sequence[IntelList]) -> str | None:
+    """The content address of the match tables of ``lists`` (SHA-256, hex), under which they
+    may be kept between runs; ``None`` when a list has no ``version`` (its content has no name).
+
+    The key covers, in match order, each list's kind, name, version and table sizes (so the
+    same bytes parsed another way, e.g. in another format, do not share tables), plus
+    :data:`MATCHER_FORMAT`, keibi's version (a new release builds its own tables) and Polars'
+    (the domain table's keys are Polars hashes, which Polars does not promise to keep).
+    """
+    if any(lst.version is None for lst in lists):
+        return None
+    digest = hashlib.sha256(
+        f"keibi {__version__} polars {pl.__version__} match tables {MATCHER_FORMAT}".encode()
+    )
+    for lst in lists:
+        sizes = (lst.ipv4.height, lst.ipv6.height, lst.domains.height)
+        digest.update(orjson.dumps([lst.kind, lst.name, lst.version, *sizes]) + b"\n")
+    return digest.hexdigest()
 
 
 def networks_found(

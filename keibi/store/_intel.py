@@ -20,7 +20,7 @@ from keibi.intel.lists import DOMAIN_SCHEMA, IPV4_SCHEMA, IPV6_SCHEMA
 from keibi.store.intel_lists import AWS_RANGES_FORMAT, AWS_RANGES_LIST, IntelListRecord, IntelListSpec
 
 PROBLEMS_KEPT: Final = 1000  # bad entries remembered per version (the count is always exact)
-_TABLES: Final = {"ipv4": IPV4_SCHEMA, "ipv6": IPV6_SCHEMA, "domains": DOMAIN_SCHEMA}
+TABLE_SCHEMAS: Final = {"ipv4": IPV4_SCHEMA, "ipv6": IPV6_SCHEMA, "domains": DOMAIN_SCHEMA}
 
 
 def checked(spec: IntelListSpec) -> IntelListSpec:
@@ -123,12 +123,12 @@ def _ipc(frame: pl.DataFrame) -> bytes:
 def encode_tables(lst: IntelList) -> dict[str, bytes]:
     """The list's join tables, each an Arrow IPC file (zstd): millions of rows load in
     milliseconds, no re-parse."""
-    return {column: _ipc(getattr(lst, column).cast(schema)) for column, schema in _TABLES.items()}
+    return {column: _ipc(getattr(lst, column).cast(schema)) for column, schema in TABLE_SCHEMAS.items()}
 
 
 def decode_tables(row: RowMapping) -> dict[str, pl.DataFrame]:
     out: dict[str, pl.DataFrame] = {}
-    for column, schema in _TABLES.items():
+    for column, schema in TABLE_SCHEMAS.items():
         blob = row[column]
         out[column] = pl.DataFrame(schema=schema) if blob is None else pl.read_ipc(bytes(blob)).cast(schema)
     return out

@@ -152,11 +152,29 @@ def _v4_intel_lists(conn: Connection) -> None:
         table.create(conn)
 
 
+def _v5_intel_cache(conn: Connection) -> None:
+    """intel_cache: work derived from threat lists (built match tables, parsed list files),
+    kept by a key naming what it was derived from, with a digest to catch a damaged blob."""
+    sa.Table(
+        "intel_cache",
+        sa.MetaData(),
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("last_used_at", UTCDateTime, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("blob", sa.LargeBinary, nullable=False),
+        sa.Index("ix_intel_cache_kind_last_used_at", "kind", "last_used_at"),
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_findings_and_evidence,
     _v2_processed_files,
     _v3_detector_state,
     _v4_intel_lists,
+    _v5_intel_cache,
 ]
 
 

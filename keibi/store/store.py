@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from keibi.store.tables import (
     evidence,
     finding_resources,
     findings,
+    intel_cache,
     intel_list_versions,
     intel_lists,
     processed_files,
@@ -44,6 +46,7 @@ DB_FILE: Final = "keibi.db"
 EVIDENCE_KEPT: Final = 1000  # evidence rows kept per finding: the newest
 _CHUNK: Final = 500  # ids per IN (...) list, well under SQLite's variable limit
 _TRIES: Final = 2  # a concurrent writer may insert the same new finding first: merge again
+INTEL_CACHE_KEPT: Final = 8  # cached intel entries kept per kind: the most recently used
 
 InputFile = tuple[str, int, str | None]  # (uri, size, etag) of one log file
 
@@ -479,6 +482,70 @@ class Store:
                 )
                 changed += 1
         return changed
+
+    # -- work derived from lists, cached (keibi.store.intel_cache) ----------------------------
+
+    def cached_intel(self, kind: str, key: str, *, at: datetime | None = None) -> bytes | None:
+        """The blob saved under ``key`` as ``kind`` (``cache_intel``), or ``None``.
+
+        A blob whose digest no longer matches (damaged in storage: a damaged Arrow file can
+        still decode, to wrong tables) is dropped and is a miss. A hit is marked used ``at``
+        (default now), so pruning keeps what scans use.
+        """
+        c = intel_cache.c
+        mine = (c.kind == kind) & (c.key == key)
+        with self._transaction("read the intel cache", read=True) as conn:
+            row = conn.execute(sa.select(c.sha256, c.blob).where(mine)).first()
+        if row is None:
+            return None
+        blob = bytes(row.blob)
+        intact = hashlib.sha256(blob).hexdigest() == row.sha256
+        with self._transaction("update the intel cache") as conn:
+            if intact:
+                conn.execute(sa.update(intel_cache).where(mine).values(last_used_at=at or datetime.now(UTC)))
+            else:
+                conn.execute(sa.delete(intel_cache).where(mine, c.sha256 == row.sha256))
+        return blob if intact else None
+
+    def cache_intel(
+        self, kind: str, key: str, blob: bytes, *, at: datetime | None = None, keep: int = INTEL_CACHE_KEPT
+    ) -> None:
+        """Save ``blob`` under ``key`` as ``kind`` (replacing an entry of that key), then keep only
+        the ``keep`` most recently used entries of ``kind``. When another process saves the
+        same key at the same moment, its copy stays: a key names its content."""
+        when = at or datetime.now(UTC)
+        c = intel_cache.c
+        try:
+            with self._transaction("write the intel cache") as conn:
+                conn.execute(sa.delete(intel_cache).where(c.key == key))
+                conn.execute(
+                    sa.insert(intel_cache).values(
+                        key=key,
+                        kind=kind,
+                        created_at=when,
+                        last_used_at=when,
+                        size=len(blob),
+                        sha256=hashlib.sha256(blob).hexdigest(),
+                        blob=blob,
+                    )
+                )
+                kept = (
+                    sa.select(c.key)
+                    .where(c.kind == kind)
+                    .order_by(c.last_used_at.desc(), c.key)
+                    .limit(max(keep, 1))
+                )
+                conn.execute(sa.delete(intel_cache).where(c.kind == kind, c.key.not_in(kept)))
+        except sa.exc.IntegrityError:
+            return
+
+    def cached_matcher(self, key: str) -> bytes | None:
+        """Built match tables saved under ``key`` (``keibi.intel.lookup.MatcherCache``)."""
+        return self.cached_intel("matcher", key)
+
+    def cache_matcher(self, key: str, blob: bytes) -> None:
+        """Keep built match tables under ``key`` (``keibi.intel.lookup.MatcherCache``)."""
+        self.cache_intel("matcher", key, blob)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -148,3 +148,18 @@ intel_list_versions = sa.Table(
     sa.Column("domains", sa.LargeBinary),
     sa.Column("document", sa.LargeBinary),
 )
+
+# Work derived from threat lists, kept so the next scan need not redo it (``Store.cached_intel``):
+# ``kind`` "matcher" (built match tables, ``keibi.intel.match``) or "list" (a list file's
+# parsed tables), keyed by a SHA-256 naming the inputs; ``sha256`` is the blob's own digest.
+intel_cache = sa.Table(
+    "intel_cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
