@@ -22,8 +22,31 @@ silently does nothing.
     [detect]
     portscan_window_minutes = 10
     portscan_min_ports = 25
-    ssh_window_minutes = 10
-    ssh_min_attempts = 20
+    port_sweep_window_minutes = 10
+    port_sweep_min_hosts = 100            # public hosts tried on one port, unanswered, per window
+    port_probe_window_minutes = 60
+    port_probe_min_sources = 5            # hosts probing one open port (or one known scanner)
+    port_probe_max_attempts = 5           # a host connecting more often is a client, not a prober
+    brute_force_window_minutes = 10
+    ssh_min_attempts = 20                 # connections from one host, per window
+    rdp_min_attempts = 20
+    winrm_min_attempts = 30
+    dos_window_minutes = 10
+    dos_min_packets = 100000              # packets of one protocol to one public host, per window
+    dos_min_packets_per_second = 5000     # over the time those packets span
+    dos_max_reply_ratio = 0.1             # reply packets per packet sent (not TCP)
+    tor_window_minutes = 60
+    tor_relay_min_inbound = 10            # distinct Tor relays connecting in, per window
+    tor_relay_min_outbound = 3            # distinct Tor nodes the instance connects to
+    dns_exfil_window_minutes = 60
+    dns_exfil_min_subdomains = 50         # distinct encoded names under one registrable domain, per window
+    dns_exfil_min_bytes = 3000            # encoded characters those names carry together
+    dns_exfil_min_label_length = 20       # a name counts with a label this long (16 at the least)
+    dns_exfil_min_entropy = 3.5           # ... and this many bits per encoded character
+    dga_window_minutes = 60
+    dga_min_domains = 10                  # generated-looking registrable domains failing to resolve, per window
+    reputation_min_score = 5.0            # reputation points of a low-reputation domain (data/reputation.toml)
+    reputation_malicious_score = 9.0      # ... of a malicious one without a feed saying so
 """
 
 from __future__ import annotations
@@ -77,8 +100,31 @@ class Config:
 _DETECT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "portscan_window_minutes": ("portscan_window", lambda v: timedelta(minutes=v)),
     "portscan_min_ports": ("portscan_min_ports", int),
-    "ssh_window_minutes": ("ssh_window", lambda v: timedelta(minutes=v)),
+    "port_sweep_window_minutes": ("port_sweep_window", lambda v: timedelta(minutes=v)),
+    "port_sweep_min_hosts": ("port_sweep_min_hosts", int),
+    "port_probe_window_minutes": ("port_probe_window", lambda v: timedelta(minutes=v)),
+    "port_probe_min_sources": ("port_probe_min_sources", int),
+    "port_probe_max_attempts": ("port_probe_max_attempts", int),
+    "brute_force_window_minutes": ("brute_force_window", lambda v: timedelta(minutes=v)),
     "ssh_min_attempts": ("ssh_min_attempts", int),
+    "rdp_min_attempts": ("rdp_min_attempts", int),
+    "winrm_min_attempts": ("winrm_min_attempts", int),
+    "dos_window_minutes": ("dos_window", lambda v: timedelta(minutes=v)),
+    "dos_min_packets": ("dos_min_packets", int),
+    "dos_min_packets_per_second": ("dos_min_packets_per_second", int),
+    "dos_max_reply_ratio": ("dos_max_reply_ratio", float),
+    "tor_window_minutes": ("tor_window", lambda v: timedelta(minutes=v)),
+    "tor_relay_min_inbound": ("tor_relay_min_inbound", int),
+    "tor_relay_min_outbound": ("tor_relay_min_outbound", int),
+    "dns_exfil_window_minutes": ("dns_exfil_window", lambda v: timedelta(minutes=v)),
+    "dns_exfil_min_subdomains": ("dns_exfil_min_subdomains", int),
+    "dns_exfil_min_bytes": ("dns_exfil_min_bytes", int),
+    "dns_exfil_min_label_length": ("dns_exfil_min_label_length", int),
+    "dns_exfil_min_entropy": ("dns_exfil_min_entropy", float),
+    "dga_window_minutes": ("dga_window", lambda v: timedelta(minutes=v)),
+    "dga_min_domains": ("dga_min_domains", int),
+    "reputation_min_score": ("reputation_min_score", float),
+    "reputation_malicious_score": ("reputation_malicious_score", float),
 }
 
 

@@ -56,7 +56,37 @@ def _rule_rows(entry: dict[str, Any], match: dict[str, Any], tmp_path: Path, *, 
     return out
 
 
+def _query_names(entry: dict[str, Any], tmp_path: Path) -> Path:
+    """A list of query names (the GuardDuty tester's ``dig -f`` file) as the label asks: Route 53
+    Resolver records from one instance, four queries a second."""
+    names = [n.strip() for n in (DATASETS / entry["file"]).read_text().splitlines() if n.strip()]
+    records = [
+        {
+            "version": "1.100000",
+            "account_id": "123456789012",
+            "region": "us-east-1",
+            "vpc_id": "vpc-0a1b2c3d",
+            "query_timestamp": f"2024-03-05T16:{i // 240:02d}:{i // 4 % 60:02d}Z",
+            "query_name": f"{name}.",
+            "query_type": "A",
+            "query_class": "IN",
+            "rcode": "NXDOMAIN",
+            "answers": [],
+            "srcaddr": "172.31.20.15",
+            "srcport": str(40000 + i),
+            "transport": "UDP",
+            "srcids": {"instance": "i-0e5f00000000000a1"},
+        }
+        for i, name in enumerate(names)
+    ]
+    out = tmp_path / "queries.jsonl"
+    out.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return out
+
+
 def _input(entry: dict[str, Any], tmp_path: Path) -> Path:
+    if entry["log_type"].startswith("dns (query names only"):
+        return _query_names(entry, tmp_path)
     if "selector" in entry:
         return _rule_rows(entry, entry["selector"], tmp_path)
     where = [x["where"] for x in entry.get("expected", []) if "rule_id" in x.get("where", {})]

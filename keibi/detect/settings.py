@@ -16,13 +16,76 @@ class DetectSettings:
     """Thresholds of the built-in detectors.
 
     portscan_window / portscan_min_ports: an instance that tries at least this many distinct
-        destination ports on one remote host inside one window is scanning it.
-    ssh_window / ssh_min_attempts: this many TCP/22 flow records between one instance and
-        one remote host inside one window is brute force (flow records are per 5-tuple, so
-        every new source port of a guessing tool is a new record).
+        destination ports on one remote host inside one window, without an answer, is
+        scanning it (``keibi.detect.network.portscan``).
+    port_sweep_window / port_sweep_min_hosts: an instance that tries one TCP port on at
+        least this many distinct public hosts inside one window, without an answer, is
+        sweeping it (``keibi.detect.network.port_sweep``).
+    port_probe_window / port_probe_min_sources / port_probe_max_attempts: an instance's open
+        (accepted) TCP port is being probed when, inside one window, a known scanner (a
+        ``Malicious`` feed address) or at least ``port_probe_min_sources`` distinct public
+        hosts reach it with handshake-only connections, each host with at most
+        ``port_probe_max_attempts`` of them; a host that keeps coming back (a health checker)
+        is not a prober (``keibi.detect.network.port_probe``).
+    brute_force_window / ssh_min_attempts / rdp_min_attempts / winrm_min_attempts: this many
+        accepted TCP connections (distinct client ports) from one public host to one
+        instance's SSH (22), RDP (3389) or WinRM (5985/5986) port, or from the instance to
+        that port of one public host, inside one window is password guessing
+        (``keibi.detect.network.brute_force``). WinRM's is higher: it is HTTP, and its
+        management clients open more connections than SSH or RDP clients do.
+    dos_window / dos_min_packets / dos_min_packets_per_second / dos_max_reply_ratio: an
+        instance floods a public host when, inside one window, it sends it at least
+        ``dos_min_packets`` packets of one protocol at ``dos_min_packets_per_second`` or more
+        over the time they span, and the host answers little: for TCP, no payload either way;
+        otherwise at most ``dos_max_reply_ratio`` reply packets per packet sent
+        (``keibi.detect.network.denial_of_service``).
+    tor_window / tor_relay_min_inbound / tor_relay_min_outbound: an instance is a Tor relay
+        when, inside one window, at least ``tor_relay_min_inbound`` distinct Tor relays open
+        accepted connections to it and it opens accepted connections to at least
+        ``tor_relay_min_outbound`` distinct Tor nodes (``keibi.detect.network.tor``).
+    dns_exfil_window / dns_exfil_min_subdomains / dns_exfil_min_bytes /
+    dns_exfil_min_label_length / dns_exfil_min_entropy: an instance exfiltrates data through
+        DNS when, inside one window, it resolves at least ``dns_exfil_min_subdomains``
+        distinct names under one registrable domain whose encoded part (the labels left of
+        it) has a label of at least ``dns_exfil_min_label_length`` characters (16 at the
+        least) and at least ``dns_exfil_min_entropy`` bits per character, together at least
+        ``dns_exfil_min_bytes`` encoded characters (``keibi.detect.dns.data_exfiltration``).
+    dga_window / dga_min_domains: an instance runs a domain generation algorithm when, inside
+        one window, at least ``dga_min_domains`` distinct registrable domains that the DGA
+        model scores as generated fail to resolve for it (NXDOMAIN, SERVFAIL, ... or blocked
+        by DNS Firewall): real DGA malware tries many names, so one random-looking name never
+        suffices (``keibi.detect.dns.dga``).
+    reputation_min_score / reputation_malicious_score: a domain whose reputation score (the
+        points of ``keibi/detect/dns/data/reputation.toml``) reaches ``reputation_min_score``
+        is low-reputation (Bitcoin, Abused or Suspicious by what scored); at
+        ``reputation_malicious_score`` it is Malicious without a feed saying so
+        (``keibi.detect.dns.reputation``).
     """
 
     portscan_window: timedelta = timedelta(minutes=10)
     portscan_min_ports: int = 25
-    ssh_window: timedelta = timedelta(minutes=10)
+    port_sweep_window: timedelta = timedelta(minutes=10)
+    port_sweep_min_hosts: int = 100
+    port_probe_window: timedelta = timedelta(hours=1)
+    port_probe_min_sources: int = 5
+    port_probe_max_attempts: int = 5
+    brute_force_window: timedelta = timedelta(minutes=10)
     ssh_min_attempts: int = 20
+    rdp_min_attempts: int = 20
+    winrm_min_attempts: int = 30
+    dos_window: timedelta = timedelta(minutes=10)
+    dos_min_packets: int = 100_000
+    dos_min_packets_per_second: int = 5_000
+    dos_max_reply_ratio: float = 0.1
+    tor_window: timedelta = timedelta(hours=1)
+    tor_relay_min_inbound: int = 10
+    tor_relay_min_outbound: int = 3
+    dns_exfil_window: timedelta = timedelta(hours=1)
+    dns_exfil_min_subdomains: int = 50
+    dns_exfil_min_bytes: int = 3000
+    dns_exfil_min_label_length: int = 20
+    dns_exfil_min_entropy: float = 3.5
+    dga_window: timedelta = timedelta(hours=1)
+    dga_min_domains: int = 10
+    reputation_min_score: float = 5.0
+    reputation_malicious_score: float = 9.0

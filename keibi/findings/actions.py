@@ -190,17 +190,35 @@ def network_connection_action(row: Mapping[str, Any], geo: GeoIP | None = None) 
     return {"actionType": "NETWORK_CONNECTION", "networkConnectionAction": conn}
 
 
-def port_probe_action(row: Mapping[str, Any], geo: GeoIP | None = None) -> dict[str, Any]:
-    """``PORT_PROBE`` from a flow record: the probed local port and the prober."""
+PORT_PROBES: Final = "portProbes"
+"""The hit ``info`` member listing a probe finding's probers: ``[{localPort, localIp, remoteIp}]``.
+
+It becomes ``portProbeDetails`` and is left out of ``additionalInfo``."""
+
+
+def port_probe_action(
+    row: Mapping[str, Any], geo: GeoIP | None = None, info: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``PORT_PROBE``: one ``portProbeDetails`` entry per prober the detector listed in
+    ``info[PORT_PROBES]``, else the latest flow record's probed local port and prober."""
     action = row.get("action")
-    detail = clean(
-        {
-            "localPortDetails": port_details(row.get("local_port")),
-            "localIpDetails": ip_details(row.get("local_ip")),
-            "remoteIpDetails": remote_ip_details(row.get("remote_ip"), geo),
-        }
+    listed = (info or {}).get(PORT_PROBES)
+    probes = (
+        [(p.get("localPort"), p.get("localIp"), p.get("remoteIp")) for p in listed if isinstance(p, dict)]
+        if isinstance(listed, list)
+        else [(row.get("local_port"), row.get("local_ip"), row.get("remote_ip"))]
     )
-    probe = clean({"blocked": None if action is None else action == "REJECT", "portProbeDetails": [detail]})
+    details = [
+        clean(
+            {
+                "localPortDetails": port_details(port),
+                "localIpDetails": ip_details(local),
+                "remoteIpDetails": remote_ip_details(remote, geo),
+            }
+        )
+        for port, local, remote in probes
+    ]
+    probe = clean({"blocked": None if action is None else action == "REJECT", "portProbeDetails": details})
     return {"actionType": "PORT_PROBE", "portProbeAction": probe}
 
 

@@ -10,7 +10,8 @@ the batch the detector saw (vectorised joins on ``_row``), then makes one findin
   of the type's ``action_type`` (``keibi.findings.actions``); ``resource`` likewise
   (``keibi.findings.resources``). Both also read the hit's ``info`` for what only the
   detector knows: ``remoteAccountId``/``affiliated`` become
-  ``awsApiCallAction.remoteAccountDetails``, ``publicAccess`` a bucket's ``publicAccess``.
+  ``awsApiCallAction.remoteAccountDetails``, ``publicAccess`` a bucket's ``publicAccess``,
+  ``portProbes`` the ``portProbeDetails`` (and only there, not in ``additionalInfo``).
 - ``remoteIpDetails`` is placed by ``geo`` (``keibi.intel.GeoIP``: country, city,
   coordinates, ASN) when given: the hits' remote addresses are looked up together, once per
   call, and each builder then reads the warmed cache.
@@ -39,6 +40,7 @@ from keibi.detect.types import ActionType, FindingType
 from keibi.enrich import flow_sides
 from keibi.findings._times import iso_millis, iso_seconds
 from keibi.findings.actions import (
+    PORT_PROBES,
     aws_api_call_action,
     clean,
     dns_request_action,
@@ -262,7 +264,7 @@ def _action(
     if kind == "NETWORK_CONNECTION":
         return network_connection_action(row, geo)
     if kind == "PORT_PROBE":
-        return port_probe_action(row, geo)
+        return port_probe_action(row, geo, info)
     return dns_request_action(row, account_id)
 
 
@@ -341,7 +343,9 @@ def _record(
             "eventFirstSeen": first_seen,
             "eventLastSeen": last_seen,
             "resourceRole": hit["resource_role"],
-            "additionalInfo": encode_info({**info, BLOCK: block}),
+            "additionalInfo": encode_info(
+                {**{k: v for k, v in info.items() if k != PORT_PROBES}, BLOCK: block}
+            ),
         }
     )
     finding = clean(

@@ -20,7 +20,7 @@ Choices worth knowing:
 - **CryptoCurrency**: keibi ships ``keibi-mining-pools`` (``keibi.intel.feeds``), always on;
   ``coinblocker`` adds CoinBlockerLists' larger, slower-moving domain list.
 
-No public feed exists for two families, and none is invented:
+No public feed exists for three families, and none is invented:
 
 - **DropPoint** (servers collecting stolen credentials and data): GuardDuty's source is
   proprietary, and no free list tracks drop points as such. Operators with commercial
@@ -28,6 +28,10 @@ No public feed exists for two families, and none is invented:
 - **Blackhole** (sinkholes): sinkhole operators (Shadowserver, abuse.ch's SinkDB) share their
   addresses only with vetted members; the public bogon lists (Team Cymru fullbogons) include
   RFC 1918 space, which would flag every VPC-internal flow. Add a vetted list by hand.
+- **DGA** (domains of known generation algorithms): 360 Netlab ended its free DGA feeds in
+  2023, Bambenek Consulting's DGA feed has needed a licence for commercial use since 2019,
+  and DGArchive (Fraunhofer FKIE) is shared with vetted researchers only. Add a licensed or
+  self-generated list with ``--category DGA``.
 
 >>> FEEDS["feodo-c2"].category
 'CommandAndControl'
@@ -50,6 +54,7 @@ _WHERE: Final = "keibi/intel/data/feeds.toml"
 UNCOVERED: Final[dict[str, str]] = {
     "DropPoint": "no public feed tracks credential drop points; GuardDuty's source is proprietary",
     "Blackhole": "sinkhole lists are shared only with vetted members; public bogon lists include RFC 1918 space",
+    "DGA": "no free, maintained feed of known DGA domains (360 Netlab's ended in 2023; others need a licence)",
 }
 
 

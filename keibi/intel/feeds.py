@@ -3,7 +3,9 @@
 A user's threat list (``category`` ``"custom"``) gives the ``*.Custom`` finding types. A feed
 carries one of :data:`FEED_CATEGORIES`, and the category picks the GuardDuty type: a Tor exit
 calling an API is ``*/TorIPCaller``, a known-malicious address ``*/MaliciousIPCaller``, a
-mining pool ``CryptoCurrency:*``. Feeds come from two places:
+mining pool ``CryptoCurrency:*``, a known DGA domain ``Trojan:EC2/DGADomainRequest.C!DNS``
+(``keibi.detect.network.threat_feeds`` and ``keibi.detect.dns.threat_feeds`` hold the flow and
+DNS tables). Feeds come from two places:
 
 - shipped as package data (``keibi/intel/data``): ``keibi-mining-pools`` (``CryptoCurrency``),
   the mining pools behind ``CryptoCurrency:EC2/BitcoinTool.B!DNS``; see the file's header;
@@ -37,6 +39,7 @@ FEED_CATEGORIES: Final[dict[str, str]] = {
     "DropPoint": "servers that collect credentials and data stolen by malware",
     "MalwareDistribution": "drive-by download and malware distribution sites",
     "Blackhole": "sinkholed and black-holed destinations",
+    "DGA": "domains that known malware domain generation algorithms produce",
 }
 
 

@@ -77,12 +77,13 @@ def _report(errors: list[tuple[int, str]], path: str, report: Report) -> None:
 
 
 def json_lines(
-    chunks: Iterable[bytes], path: str, report: Report, batch_rows: int, row: Row
+    chunks: Iterable[bytes], path: str, report: Report, batch_rows: int, row: Row, *, first_line: int = 1
 ) -> Iterator[Batch]:
     """Rows of a JSON-lines stream's records, in batches of at most ``batch_rows``.
 
     Each line is parsed and turned into its row at once, so the parsed objects die while still
-    in cache: half the cost of parsing a whole batch first.
+    in cache: half the cost of parsing a whole batch first. ``first_line`` is the number of
+    the stream's first line in its file (a part of a file is numbered as in the file).
     """
     limit = min(batch_rows, PARSE_ROWS)
     loads = orjson.loads
@@ -92,7 +93,7 @@ def json_lines(
     errors: list[tuple[int, str]] = []
     add_line, add_row = lines.append, records.append
     pending: list[bytes] = []  # the start of a line not yet ended (a Records file is one long line)
-    lineno = 0
+    lineno = first_line - 1
     stream = iter(chunks)
     while True:
         try:

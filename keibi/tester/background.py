@@ -15,7 +15,12 @@ from typing import Any, Final
 
 import polars as pl
 
+from keibi.tester.background_bruteforce_dos import BRUTE_FORCE_DOS
 from keibi.tester.background_config import CONFIG
+from keibi.tester.background_dns_names import DNS_NAMES_BACKGROUND
+from keibi.tester.background_dns_signatures import DNS_SIGNATURE_BACKGROUND
+from keibi.tester.background_intel import INTEL_BACKGROUND
+from keibi.tester.background_probes import PROBE_BACKGROUND
 from keibi.tester.cloudtrail import (
     BOTO3_UA,
     CONSOLE_UA,
@@ -991,8 +996,15 @@ FLOW: Final[tuple[Callable[[Run], Background], ...]] = (
     internet_noise,
     admin_ssh,
     trusted_threat_ip,
+    *BRUTE_FORCE_DOS,
+    *INTEL_BACKGROUND,
+    *PROBE_BACKGROUND,
 )
-DNS: Final[tuple[Callable[[Run], Background], ...]] = (resolver_queries,)
+DNS: Final[tuple[Callable[[Run], Background], ...]] = (
+    resolver_queries,
+    *DNS_SIGNATURE_BACKGROUND,
+    *DNS_NAMES_BACKGROUND,
+)
 CLOUDTRAIL: Final[tuple[Callable[[Run], Background], ...]] = (
     ci_role,
     aws_services,

@@ -32,6 +32,12 @@ from keibi.tester.lists import THREAT_DOMAIN
 from keibi.tester.manifest import Scenario
 from keibi.tester.run import Run
 from keibi.tester.s3 import bucket_call
+from keibi.tester.scenarios_bruteforce import BRUTE_FORCE_SCENARIOS
+from keibi.tester.scenarios_dns_models import DNS_MODEL_SCENARIOS
+from keibi.tester.scenarios_dns_signatures import DNS_SIGNATURE_SCENARIOS
+from keibi.tester.scenarios_dos import DOS_SCENARIOS
+from keibi.tester.scenarios_intel import INTEL_SCENARIOS
+from keibi.tester.scenarios_probes import PROBE_SCENARIOS
 from keibi.tester.scenarios_s3 import S3_SCENARIOS
 from keibi.tester.vec import arange, where
 from keibi.tester.world import Person
@@ -996,10 +1002,16 @@ SCENARIOS: Final[tuple[Callable[[Run], Scenario], ...]] = (
     iam_tor_recon,
     iam_tor_caller,
     portscan,
+    *PROBE_SCENARIOS,
     ssh_brute_force_target,
     ssh_brute_force_actor,
+    *BRUTE_FORCE_SCENARIOS,
+    *DOS_SCENARIOS,
     ec2_malicious_ip_caller,
     bitcoin_tool_dns,
     malicious_domain_custom,
+    *DNS_SIGNATURE_SCENARIOS,
+    *DNS_MODEL_SCENARIOS,
     *S3_SCENARIOS,
+    *INTEL_SCENARIOS,
 )

@@ -129,6 +129,38 @@ _HOSTS = (
     ("app-1", "private", 90),
     ("app-2", "private", 91),
     ("bastion", "mgmt", 5),
+    # threat-intel scenarios (keibi.tester.scenarios_intel)
+    ("c2-implant", "private", 64),
+    ("dga-bot", "private", 66),
+    ("tor-client", "private", 68),
+    ("helpdesk", "private", 84),
+    ("tor-relay", "public", 30),
+    # brute-force and denial-of-service scenarios (keibi.tester.scenarios_bruteforce, _dos)
+    ("win-1", "public", 14),
+    ("win-2", "private", 95),
+    ("rdp-actor", "private", 56),
+    ("winrm-actor", "private", 57),
+    ("ddos-bot", "private", 58),
+    ("media", "private", 75),
+    ("dns-forwarder", "private", 53),
+    # flow-probe scenarios and their look-alikes (keibi.tester.scenarios_probes, background_probes)
+    ("legacy-cms", "private", 97),
+    ("es-node", "public", 40),
+    ("emr-master", "public", 50),
+    ("emr-core-1", "public", 51),
+    ("emr-core-2", "public", 52),
+    ("sftp-gw", "public", 60),
+    # DNS signature scenarios and their look-alikes (keibi.tester.scenarios_dns_signatures, background_dns_signatures)
+    ("dns-exfil", "private", 62),
+    ("link-preview", "public", 16),
+    ("mail-relay", "private", 25),
+    ("file-scan", "private", 26),
+    # DGA and domain-reputation scenarios (keibi.tester.scenarios_dns_models)
+    ("qbot-victim", "private", 67),
+    ("dev-tunnel", "private", 85),
+    ("miner-2", "private", 71),
+    ("legacy-blog", "public", 17),
+    ("render-worker", "private", 86),
 )
 _SUBNET_PREFIX = {"public": "10.0.1", "private": "10.0.2", "mgmt": "10.0.3"}
 _PEOPLE = (
@@ -176,12 +208,34 @@ _IPS = (
     "tor_s3",
     "malicious_iam",
     "malicious_s3",
+    "c2_server",
+    "drop_point",
+    "sinkhole",
+    "tor_guard",
+    "tor_authority",
+    "rdp_attacker",
+    "rdp_victim",
+    "winrm_attacker",
+    "winrm_victim",
+    "dos_udp_victim",
+    "dos_udp_tcp_victim",
+    "dos_dns_victim",
+    "dos_tcp_victim",
+    "dos_proto_victim",
+    "known_scanner",
+    "rebind_server",
 )
 # Outside AWS (stolen credentials used from a laptop) and inside it (the estate's own egress).
 _OUTSIDE_IPS = ("exfil_laptop", "lambda_exfil")
 _AWS_IPS = ("nat_gateway", "web3_public", "lambda_egress")
 FEED_DECOYS: Final = 12
 """Other addresses on each feed (``tor_exit_<i>``, ``malicious_<i>``), never seen in the logs."""
+TOR_RELAYS: Final = 60
+"""Tor relays (``tor_relay_<i>``, on the TorRelay feed): the relay scenario's peers and decoys."""
+TOR_WEB_EXITS: Final = 15
+"""Tor exits (``tor_web_exit_<i>``, on the Tor feed) whose users browse the web servers."""
+INTEL_FEEDS: Final = ("c2", "drop", "sinkhole", "mining")
+"""Feeds of the threat-intel scenarios; each has ``FEED_DECOYS`` decoys (``<feed>_decoy_<i>``)."""
 
 
 def build_world(rng: random.Random) -> World:
@@ -207,6 +261,10 @@ def build_world(rng: random.Random) -> World:
     ips["inside_attacker"] = f"172.31.{rng.randrange(16, 96)}.{rng.randrange(4, 250)}"
     for feed in ("tor_exit", "malicious"):
         ips.update({f"{feed}_{i}": ids.public_ip() for i in range(FEED_DECOYS)})
+    for feed in INTEL_FEEDS:
+        ips.update({f"{feed}_decoy_{i}": ids.public_ip() for i in range(FEED_DECOYS)})
+    ips.update({f"tor_relay_{i}": ids.public_ip() for i in range(TOR_RELAYS)})
+    ips.update({f"tor_web_exit_{i}": ids.public_ip() for i in range(TOR_WEB_EXITS)})
     people = {
         name: Person(name, ids.key("AIDA"), ids.key("AKIA"), ips["office"] if i < 4 else ids.public_ip())
         for i, name in enumerate(_PEOPLE)

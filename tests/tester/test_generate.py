@@ -54,10 +54,39 @@ SCENARIO_TYPES = {
     "Discovery:S3/TorIPCaller",
     "UnauthorizedAccess:S3/TorIPCaller",
     "Recon:EC2/Portscan",
+    "Impact:EC2/PortSweep",
+    "Recon:EC2/PortProbeUnprotectedPort",
+    "Recon:EC2/PortProbeEMRUnprotectedPort",
     "UnauthorizedAccess:EC2/SSHBruteForce",
+    "UnauthorizedAccess:EC2/RDPBruteForce",
+    "Impact:EC2/WinRMBruteForce",
+    "Backdoor:EC2/DenialOfService.Tcp",
+    "Backdoor:EC2/DenialOfService.Udp",
+    "Backdoor:EC2/DenialOfService.Dns",
+    "Backdoor:EC2/DenialOfService.UdpOnTcpPorts",
+    "Backdoor:EC2/DenialOfService.UnusualProtocol",
     "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom",
     "CryptoCurrency:EC2/BitcoinTool.B!DNS",
     "Impact:EC2/MaliciousDomainRequest.Custom",
+    "Trojan:EC2/DNSDataExfiltration",
+    "UnauthorizedAccess:EC2/MetadataDNSRebind",
+    "Trojan:EC2/DGADomainRequest.B",
+    "Impact:EC2/AbusedDomainRequest.Reputation",
+    "Impact:EC2/BitcoinDomainRequest.Reputation",
+    "Impact:EC2/MaliciousDomainRequest.Reputation",
+    "Impact:EC2/SuspiciousDomainRequest.Reputation",
+    "Backdoor:EC2/C&CActivity.B",
+    "Backdoor:EC2/C&CActivity.B!DNS",
+    "CryptoCurrency:EC2/BitcoinTool.B",
+    "Trojan:EC2/BlackholeTraffic",
+    "Trojan:EC2/BlackholeTraffic!DNS",
+    "Trojan:EC2/DropPoint",
+    "Trojan:EC2/DropPoint!DNS",
+    "Trojan:EC2/DriveBySourceTraffic!DNS",
+    "Trojan:EC2/PhishingDomainRequest!DNS",
+    "Trojan:EC2/DGADomainRequest.C!DNS",
+    "UnauthorizedAccess:EC2/TorClient",
+    "UnauthorizedAccess:EC2/TorRelay",
 }
 STAMP = r"\d{8}T\d{4}Z"
 LAYOUTS = {
@@ -205,7 +234,7 @@ def test_flow_logs_have_headers_both_formats_and_aws_records(out: tuple[Path, Ma
     nodata = flows.filter(pl.col("log-status") == "NODATA")
     assert nodata.height > 0 and nodata["srcaddr"].null_count() == nodata.height
     ok = flows.filter(pl.col("log-status") == "OK")
-    assert ok["protocol"].unique().sort().to_list() == ["1", "17", "6"]
+    assert ok["protocol"].unique().sort().to_list() == ["1", "17", "47", "6"]  # 47: GRE, the DoS scenario
     assert (ok["end"].cast(pl.Int64) >= ok["start"].cast(pl.Int64)).all()
     v5 = pl.concat([f for h, f in frames if h == V5_FIELDS])
     assert v5["instance-id"].drop_nulls().n_unique() == 1
@@ -216,15 +245,16 @@ def test_flow_logs_have_headers_both_formats_and_aws_records(out: tuple[Path, Ma
 def test_scenarios_cross_thresholds_and_background_does_not(out: tuple[Path, Manifest]) -> None:
     """Outbound distinct ports per (instance, remote, 10 min): only the scanner reaches 25.
 
-    Only records leaving an ephemeral port count as attempts: a web server's replies to a busy
-    NAT client also go from a private to a public address, to many distinct ports.
+    Only records leaving an ephemeral port count as attempts: a server's replies to a busy
+    NAT client (or to an RDP or WinRM brute forcer, from 3389/5986) also go from a private to a
+    public address, to many distinct ports.
     """
     root, manifest = out
     flows = pl.concat([f.select(V2_FIELDS) for _, f in _flow_frames(root)]).filter(
         pl.col("log-status") == "OK"
     )
     private = pl.col("srcaddr").str.starts_with("10.") & ~pl.col("dstaddr").str.starts_with("10.")
-    private = private & (pl.col("srcport").cast(pl.Int64) >= 1024)
+    private = private & (pl.col("srcport").cast(pl.Int64) >= 32768)
     window = pl.col("start").cast(pl.Int64) // 600
     ports = (
         flows.filter(private)
@@ -296,12 +326,18 @@ def _feed(root: Path, path: str) -> set[str]:
 
 def test_feeds_are_written_and_the_trusted_address_is_on_one(out: tuple[Path, Manifest]) -> None:
     root, manifest = out
-    assert manifest.feeds == (("Tor", "lists/tor-exits.txt"), ("Malicious", "lists/malicious-ips.txt"))
+    assert manifest.feeds[:2] == (("Tor", "lists/tor-exits.txt"), ("Malicious", "lists/malicious-ips.txt"))
+    assert [c for c, _ in manifest.feeds[2:]] == [
+        "TorRelay", "CommandAndControl", "DropPoint", "Blackhole", "CryptoCurrency", "Phishing",
+        "MalwareDistribution", "DGA",
+    ]  # fmt: skip
     feeds = {category: _feed(root, path) for category, path in manifest.feeds}
     for category, path in manifest.feeds:
         assert len(load_feed(root / path, category)) == len(feeds[category])
-    assert all(ipaddress.ip_address(e).is_global for entries in feeds.values() for e in entries)
+    addresses = {e for entries in feeds.values() for e in entries if e[0].isdigit()}
+    assert all(ipaddress.ip_address(e).is_global for e in addresses)
     assert not feeds["Tor"] & feeds["Malicious"]
+    assert feeds["Tor"] < feeds["TorRelay"], "the full Tor list holds the exits too (matched after them)"
     trusted_and_listed = (
         _feed(root, manifest.trusted_list) & feeds["Malicious"] & _feed(root, manifest.threat_list)
     )
@@ -316,6 +352,11 @@ def test_feeds_are_written_and_the_trusted_address_is_on_one(out: tuple[Path, Ma
     }
     assert {t.split("/")[1] for t in by_feed["Tor"]} == {"TorIPCaller"}
     assert {t.split("/")[1] for t in by_feed["Malicious"]} == {"MaliciousIPCaller"}
+    assert by_feed["CommandAndControl"] == {"Backdoor:EC2/C&CActivity.B"}
+    assert by_feed["DropPoint"] == {"Trojan:EC2/DropPoint"}
+    assert by_feed["Blackhole"] == {"Trojan:EC2/BlackholeTraffic"}
+    assert by_feed["CryptoCurrency"] == {"CryptoCurrency:EC2/BitcoinTool.B"}
+    assert {"UnauthorizedAccess:EC2/TorClient"} <= by_feed["TorRelay"]
 
 
 def _aws(ips: set[str]) -> set[str]:

@@ -17,6 +17,9 @@ from keibi.intel import Intel, load_feed, load_txt
 from keibi.pipeline import scan
 from keibi.store import Store
 from keibi.tester import Manifest, Scenario, generate
+from keibi.tester.lists import INTEL_FEEDS
+
+INTEL_CATEGORIES = {category for category, _ in INTEL_FEEDS}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def _matches(scenario: Scenario, finding: dict[str, Any]) -> bool:
 
 def test_scan_finds_every_scenario_and_nothing_else(out: tuple[Path, Manifest], tmp_path: Path) -> None:
     root, manifest = out
-    assert {category for category, _ in manifest.feeds} == {"Tor", "Malicious"}
+    assert {category for category, _ in manifest.feeds} == {"Tor", "Malicious", *INTEL_CATEGORIES}
     intel = Intel.with_builtin_feeds(
         threat=[load_txt(root / manifest.threat_list)],
         trusted=[load_txt(root / manifest.trusted_list, kind="trusted")],

@@ -7,9 +7,10 @@ instance wants to reach the listed host). Rejected inbound flows do not count: u
 traffic stopped at the security group says nothing about the instance. Trusted entries
 never arrive here (enrichment nulls ``remote_custom_list``).
 
-One finding per instance (or ENI) and list, with the instance as ``TARGET`` whichever side
-opened the connection (the direction is in the action details); ``additionalInfo.threatListName``
-names the list.
+One finding per instance (or ENI) and remote address, as for the feed-typed flow findings
+(``keibi.detect.network.threat_feeds``): a second listed host is a second finding, not one
+more count on the first. The instance is the ``TARGET`` whichever side opened the connection
+(the direction is in the action details); ``additionalInfo.threatListName`` names the list.
 """
 
 from __future__ import annotations
@@ -45,4 +46,4 @@ def malicious_ip_custom(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame
         pl.coalesce("instance_id", "interface_id").alias("resource")
     )
     info = pl.struct(pl.col("remote_custom_list").alias("threatListName")).struct.json_encode()
-    return hits(listed, MALICIOUS_IP_CUSTOM, key=("resource", "remote_custom_list"), info=info)
+    return hits(listed, MALICIOUS_IP_CUSTOM, key=("resource", "remote_ip"), info=info)
