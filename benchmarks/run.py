@@ -37,10 +37,15 @@ import orjson
 import polars as pl
 
 from keibi.tester.bulk import BulkSource, write_bulk
+from keibi.tester.lists import INTEL_FEEDS
 
 SOURCES: tuple[BulkSource, ...] = ("cloudtrail", "vpc_flow", "dns")
 # The tester's feeds (``keibi.tester.lists``), passed so every scan pays for the feed lookups too.
-FEEDS: tuple[tuple[str, str], ...] = (("Tor", "tor-exits.txt"), ("Malicious", "malicious-ips.txt"))
+FEEDS: tuple[tuple[str, str], ...] = (
+    ("Tor", "tor-exits.txt"),
+    ("Malicious", "malicious-ips.txt"),
+    *((category, path.name) for category, path in INTEL_FEEDS),
+)
 _RUNNER = """
 import json, resource, subprocess, sys, time
 t = time.perf_counter()

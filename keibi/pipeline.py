@@ -9,10 +9,10 @@ on that source is ``LATENESS`` past its end (VPC flow records are aggregated ove
 minutes and delivered per interface, so files interleave by a few minutes); the end of a scan
 closes every window.
 
-Parsing is the measured bottleneck and, for JSON, holds the GIL; so on a big scan local files
-of delivery size holding JSON (CloudTrail, DNS) are parsed by ``parse_workers`` worker
-processes while this process enriches and detects. VPC flow text is not: Polars' CSV reader
-already uses every core, and workers would only compete with it. Results are consumed in plan order with a bounded number in flight, so the
+Parsing is the measured bottleneck and, for CloudTrail JSON, holds the GIL; so on a big scan
+local CloudTrail files of delivery size are parsed by ``parse_workers`` worker processes while
+this process enriches and detects. VPC flow text and DNS JSON lines are not: Polars' CSV reader
+and Arrow's JSON reader already use every core, and workers would only compete with them. Results are consumed in plan order with a bounded number in flight, so the
 findings are those of a sequential run and memory stays bounded by batch size and the window.
 A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
 
@@ -48,9 +48,9 @@ LATENESS: Final = timedelta(minutes=15)
 DEFAULT_BATCH_ROWS: Final = 250_000
 READ_AHEAD_FRAMES: Final = 4  # frames read ahead of detection (each at most batch_rows rows)
 POOL_MIN_SCAN_BYTES: Final = 64 << 20  # below this a worker pool costs more than it saves
-POOLED_SOURCES: Final = frozenset(
-    {"cloudtrail", "dns"}
-)  # JSON parsing holds the GIL; Polars' CSV reader does not
+# CloudTrail JSON is parsed in Python, holding the GIL; Polars' CSV reader (flow) and Arrow's
+# JSON reader (DNS) parse on every core already, and workers would only compete with them.
+POOLED_SOURCES: Final = frozenset({"cloudtrail"})
 POOL_MAX_FILE_BYTES: Final = 8 << 20  # a (compressed) file bigger than this is streamed, not parsed whole
 
 

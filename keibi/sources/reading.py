@@ -47,12 +47,15 @@ class _Headed:
 def _frames(planned: PlannedFile, raw: BinaryIO, report: Report, batch_rows: int) -> Iterator[pl.DataFrame]:
     path = planned.file.uri
     chunks = _Headed(raw)
-    head = b"".join(chunks.head)
+    # The first chunk may be a whole file inflated; the layout needs only its start.
+    whole = b"".join(chunks.head)
+    head = whole[:HEAD]
+    complete = chunks.complete and len(whole) <= HEAD
     if not head and chunks.broken is not None:
         report.error(path, 1, str(chunks.broken), file_skipped=True)
         return
     try:
-        sniffed = sniff(head, complete=chunks.complete)
+        sniffed = sniff(head, complete=complete)
     except UnknownFormat as exc:
         if chunks.broken is not None:
             report.error(path, 1, str(chunks.broken), file_skipped=True)
@@ -71,6 +74,8 @@ def _frames(planned: PlannedFile, raw: BinaryIO, report: Report, batch_rows: int
         frames = vpc_flow.text_frames(chunks, path, report, batch_rows, header=layout is Layout.FLOW_TEXT)
     elif layout is Layout.FLOW_CLOUDWATCH:
         frames = vpc_flow.cloudwatch_frames(chunks, path, report, batch_rows)
+    elif source == "dns" and layout is Layout.JSON_LINES:
+        frames = dns.line_frames(chunks, path, report, batch_rows)
     else:
         parse = json_lines if layout is Layout.JSON_LINES else json_document
         module = cloudtrail if source == "cloudtrail" else dns

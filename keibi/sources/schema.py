@@ -2,7 +2,8 @@
 
 Declared once, never inferred: real CloudTrail carries the same field as a string in one
 event and an object in the next, so free-form parts (``requestParameters``,
-``responseElements``, ``additionalEventData``, ``resources``, DNS ``answers``) stay JSON text.
+``responseElements``, ``additionalEventData``, ``resources``) stay JSON text. DNS ``answers``
+has one fixed shape (``{Rdata, Type, Class}``), so it is typed.
 
 Every source shares the columns in ``COMMON``:
 
@@ -119,6 +120,9 @@ VPC_FLOW: Final[pl.Schema] = pl.Schema(
     }
 )
 
+DNS_ANSWER: Final = pl.Struct({"Rdata": pl.String(), "Type": pl.String(), "Class": pl.String()})
+"""One entry of a Resolver record's ``answers``, as Route 53 writes it."""
+
 DNS: Final[pl.Schema] = pl.Schema(
     {
         **COMMON,
@@ -128,7 +132,7 @@ DNS: Final[pl.Schema] = pl.Schema(
         "query_type": pl.String(),
         "query_class": pl.String(),
         "rcode": pl.String(),
-        "answers": pl.String(),  # JSON text
+        "answers": pl.List(DNS_ANSWER),  # CNAME chain first, then the records
         "srcaddr": pl.String(),
         "srcport": pl.Int32(),
         "transport": pl.String(),

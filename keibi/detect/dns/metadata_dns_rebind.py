@@ -8,13 +8,13 @@ metadata, role credentials included. Services such as ``rbndr.us``, ``1u.ms`` or
 make such names on demand.
 
 Route 53 Resolver logs the response: ``answers`` is a list of ``{"Rdata", "Type", "Class"}``
-(the CNAME chain first, then the records), kept by ``keibi.sources.dns`` as JSON text. keibi
+(the CNAME chain first, then the records), a typed list column in keibi's batches. keibi
 reads each answer's ``Rdata``, parses it as an address (``keibi.intel.addresses``, so
 ``fd00:ec2:0:0:0:0:0:254`` and ``fd00:ec2::254`` are the same) and counts a query whose
 answer is the metadata address. A CNAME target or TXT text that merely spells the address
 (``169.254.169.254.nip.io.``) is not an answer; the A record it leads to is. The engine
-first keeps only responses whose text holds ``169.254.169.254`` or ``fd00:``, so the parse
-runs on a handful of rows.
+first keeps only responses with an ``Rdata`` starting ``169.254.169.254`` or ``fd00:``, so
+the parse runs on a handful of rows.
 
 Quiet on purpose: AWS's own aliases of the service (``instance-data``,
 ``instance-data.ec2.internal``, ``instance-data.<region>.compute.internal``); other link-local
@@ -60,23 +60,19 @@ _V6_LO: Final = _V6 & ((1 << 64) - 1)
 AWS_ALIASES: Final = r"^instance-data(\.ec2\.internal|\.[a-z0-9-]+\.compute\.internal)?$"
 """AWS's own names for the metadata service: resolving them is no attack."""
 
-CANDIDATE = (
-    pl.col("answers").str.contains(IMDS_V4, literal=True)
-    | pl.col("answers").str.contains("fd00:", literal=True)
-) & ~pl.col("domain_trusted").fill_null(False)
+_RDATA: Final = pl.col("answers").list.eval(pl.element().struct.field("Rdata"))
+CANDIDATE = _RDATA.list.eval(
+    pl.element().str.starts_with(IMDS_V4) | pl.element().str.to_lowercase().str.starts_with("fd00:")
+).list.any().fill_null(False) & ~pl.col("domain_trusted").fill_null(False)
 
 
 def metadata_answers(queries: pl.DataFrame) -> pl.DataFrame:
     """``_row`` → ``resolvedAddress`` for each query with an answer that is the metadata address.
 
-    Each ``{...}`` object of ``answers`` is read on its own (a Panther-normalised record has
-    one object instead of a list; anything else is skipped, never an error).
+    Each answer is read on its own; one without ``Rdata`` is skipped, never an error.
     """
     records = (
-        queries.select(ROW, pl.col("answers").str.extract_all(r"\{[^{}]*\}").alias("_rr"))
-        .explode("_rr")
-        .select(ROW, pl.col("_rr").str.json_path_match("$.Rdata").alias("rdata"))
-        .filter(pl.col("rdata").is_not_null())
+        queries.select(ROW, _RDATA.alias("rdata")).explode("rdata").filter(pl.col("rdata").is_not_null())
     )
     table = address_table(records["rdata"])
     metadata = table.filter(

@@ -11,6 +11,7 @@ import pytest
 from keibi.detect import ROW, DetectContext, detectors
 from keibi.detect.dns.metadata_dns_rebind import metadata_answers
 from keibi.intel import Intel
+from keibi.sources import DNS
 from tests.detect._frames import check, parsed, sample_dir, samples
 from tests.helpers import scan_findings
 
@@ -42,16 +43,19 @@ def test_only_the_trusted_list_keeps_the_intentional_mapping_quiet() -> None:
 
 
 def test_answers_are_read_record_by_record() -> None:
+    def rr(rdata: str | None, rtype: str) -> dict[str, str | None]:
+        return {"Rdata": rdata, "Type": rtype, "Class": "IN"}
+
     answers = [
-        '[{"Rdata":"r.example.net.","Type":"CNAME","Class":"IN"},{"Rdata":"169.254.169.254","Type":"A","Class":"IN"}]',
-        '{"Rdata":"FD00:EC2::254","Type":"AAAA","Class":"IN"}',
-        '[{"Rdata":"169.254.169.254.nip.io.","Type":"CNAME","Class":"IN"},{"Rdata":"93.184.215.14","Type":"A","Class":"IN"}]',
-        '[{"Rdata":"\\"v=spf1 ip4:169.254.169.254 -all\\"","Type":"TXT","Class":"IN"}]',
-        '["169.254.169.254"]',
-        "[]",
+        [rr("r.example.net.", "CNAME"), rr("169.254.169.254", "A")],
+        [rr("FD00:EC2::254", "AAAA")],
+        [rr("169.254.169.254.nip.io.", "CNAME"), rr("93.184.215.14", "A")],
+        [rr('"v=spf1 ip4:169.254.169.254 -all"', "TXT")],
+        [rr(None, "A")],
+        [],
         None,
     ]
-    frame = pl.DataFrame({"answers": answers}).with_row_index(ROW)
+    frame = pl.DataFrame({"answers": answers}, schema={"answers": DNS["answers"]}).with_row_index(ROW)
     found = metadata_answers(frame).sort(ROW)
     assert found.rows() == [(0, "169.254.169.254"), (1, "fd00:ec2::254")]
 
