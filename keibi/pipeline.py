@@ -39,7 +39,7 @@ import polars as pl
 
 from keibi.detect import ROW, DetectContext, Detector, DetectorRegistry, DetectSettings, detectors
 from keibi.enrich import enrich
-from keibi.findings import build_findings
+from keibi.findings import FindingRecord, build_findings
 from keibi.intel import Intel
 from keibi.sources import SOURCES, LocalLocation, LogFile, PlannedFile, Report, SourceName, plan, read
 from keibi.store import Store
@@ -51,6 +51,8 @@ POOL_MIN_SCAN_BYTES: Final = 64 << 20  # below this a worker pool costs more tha
 # CloudTrail JSON is parsed in Python, holding the GIL; Polars' CSV reader (flow) and Arrow's
 # JSON reader (DNS) parse on every core already, and workers would only compete with them.
 POOLED_SOURCES: Final = frozenset({"cloudtrail"})
+PENDING_RECORDS: Final = 2_000  # finding records held before they are stored in one transaction
+PENDING_EVIDENCE: Final = 100_000  # ... or evidence pointers held, whichever comes first
 POOL_MAX_FILE_BYTES: Final = 8 << 20  # a (compressed) file bigger than this is streamed, not parsed whole
 
 
@@ -104,6 +106,10 @@ class Engine:
         self.batch_rows = batch_rows
         self.now = now
         self.touched: dict[str, None] = {}
+        # Findings are stored a few thousand records at a time, not per detector call: a finding
+        # hit in many batches is merged in memory and written once per transaction.
+        self._pending: list[FindingRecord] = []
+        self._pending_evidence = 0
         self._sources: dict[SourceName, _SourceState] = {s: _SourceState() for s in SOURCES}
         self._carry: dict[str, pl.DataFrame] = {}
 
@@ -122,6 +128,7 @@ class Engine:
         scan, and return the touched findings."""
         for source in SOURCES:
             self._flush(source, final=True)
+        self._store_pending()
         states = {did: _encode_state(frame) for did, frame in self.ctx.state.items()}
         self.store.save_detector_state(states, self.now or datetime.now(UTC))
         return self.store.get_findings(list(self.touched))
@@ -179,8 +186,15 @@ class Engine:
             geo=self.intel.geo,
             list_versions=self.list_versions,
         )
-        for stored in self.store.upsert_findings(records):
+        self._pending.extend(records)
+        self._pending_evidence += sum(len(r.evidence) for r in records)
+        if len(self._pending) >= PENDING_RECORDS or self._pending_evidence >= PENDING_EVIDENCE:
+            self._store_pending()
+
+    def _store_pending(self) -> None:
+        for stored in self.store.upsert_findings(self._pending):
             self.touched[stored["id"]] = None
+        self._pending, self._pending_evidence = [], 0
 
 
 def list_versions(intel: Intel) -> dict[str, str]:

@@ -49,6 +49,16 @@ def test_findings_do_not_depend_on_batch_size(demo: Path) -> None:
     assert _essence(_scan(demo, 1_000)) == _essence(_scan(demo, 250_000))
 
 
+def test_findings_held_in_memory_or_stored_at_once_are_the_same(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine holds finding records and stores them a few thousand at a time; storing
+    every detector call's records at once (the threshold at 1) gives the same findings."""
+    held = _essence(_scan(demo, 5_000))
+    monkeypatch.setattr("keibi.pipeline.PENDING_RECORDS", 1)
+    assert _essence(_scan(demo, 5_000)) == held
+
+
 def test_worker_processes_change_nothing(demo: Path) -> None:
     """Files parsed ahead in worker processes give exactly the findings of a sequential read."""
     sequential = _essence(_scan(demo, 5_000))

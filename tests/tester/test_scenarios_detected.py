@@ -22,10 +22,33 @@ from keibi.tester.lists import INTEL_FEEDS
 INTEL_CATEGORIES = {category for category, _ in INTEL_FEEDS}
 
 
-@pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+REALISTIC_SCALE = 5.0
+"""A scale at which every source's benign background is at least 100 times its attack records."""
+
+
+@pytest.fixture(scope="module", params=[(7, 0.5), (11, REALISTIC_SCALE)], ids=["scale-0.5", "realistic"])
+def out(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[Path, Manifest]:
+    seed, scale = request.param
     root = tmp_path_factory.mktemp("scenarios")
-    return root, generate(root, seed=7, scale=0.5)
+    return root, generate(root, seed=seed, scale=scale)
+
+
+def test_the_realistic_background_outweighs_the_attacks_a_hundredfold(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The issue's bar: each scenario at realistic scale, hidden in 100 times as much benign traffic."""
+    manifest = generate(tmp_path_factory.mktemp("ratio"), seed=11, scale=REALISTIC_SCALE)
+    attack: dict[str, int] = {}
+    benign: dict[str, int] = {}
+    for s in manifest.scenarios:
+        attack[s.source] = attack.get(s.source, 0) + s.records
+    for b in manifest.background:
+        for source in b.source.split("+"):
+            benign[source] = benign.get(source, 0) + b.records
+    assert set(attack) == {"cloudtrail", "vpc_flow", "dns"}
+    assert {
+        source: benign.get(source, 0) // n for source, n in attack.items() if benign.get(source, 0) < 100 * n
+    } == {}
 
 
 def _resource_ids(finding: dict[str, Any]) -> set[str]:
