@@ -112,12 +112,14 @@ def address_table(values: pl.Series) -> pl.DataFrame:
     )
     value = pl.col("_o0") * 16777216 + pl.col("_o1") * 65536 + pl.col("_o2") * 256 + pl.col("_o3")
     valid = pl.col("_text").str.contains(_V4_PATTERN) & pl.all_horizontal([pl.col(o) <= 255 for o in octets])
-    uniq = uniq.select("value", pl.when(valid).then(value).otherwise(None).cast(pl.UInt32).alias("v4"))
+    table = uniq.select(
+        "value", pl.when(valid).then(value).otherwise(None).cast(pl.UInt32).alias("v4")
+    ).collect()
+    six = table.filter(pl.col("v4").is_null() & pl.col("value").str.contains(":", literal=True))
+    if six.is_empty():  # the IPv6 parse costs milliseconds even on no rows: most batches skip it
+        return table.with_columns(pl.lit(None, pl.UInt64).alias("hi"), pl.lit(None, pl.UInt64).alias("lo"))
     hi, lo = ipv6_to_halves(pl.col("value"))
-    six = uniq.filter(pl.col("v4").is_null() & pl.col("value").str.contains(":", literal=True)).select(
-        "value", hi.alias("hi"), lo.alias("lo")
-    )
-    return uniq.join(six, on="value", how="left").collect()
+    return table.join(six.select("value", hi.alias("hi"), lo.alias("lo")), on="value", how="left")
 
 
 def private_flags(table: pl.DataFrame) -> pl.Series:
