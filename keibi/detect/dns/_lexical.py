@@ -182,21 +182,25 @@ class _Suffixes:
 
 
 @cache
-def _public_suffixes() -> _Suffixes:
-    """The ICANN rules of the Public Suffix List that ``publicsuffixlist`` ships, ASCII (punycode)."""
+def _public_suffixes(private: bool = False) -> _Suffixes:
+    """The ICANN rules of the Public Suffix List that ``publicsuffixlist`` ships, ASCII
+    (punycode); with ``private``, its private section too (``cloudfront.net``,
+    ``s3.amazonaws.com``: each customer's name is then its own registrable domain)."""
     text = files("publicsuffixlist").joinpath("public_suffix_list.dat").read_text(encoding="utf-8")
     exact: set[str] = set()
     wild: set[str] = set()
     exceptions: set[str] = set()
-    icann = False
+    sections = {"// ===BEGIN ICANN DOMAINS===": True, "// ===BEGIN PRIVATE DOMAINS===": private}
+    inside = False
     for raw in text.splitlines():
         line = raw.strip()
-        if line == "// ===BEGIN ICANN DOMAINS===":
-            icann = True
+        if line in sections:
+            inside = sections[line]
             continue
-        if line == "// ===END ICANN DOMAINS===":
-            break
-        if not icann or not line or line.startswith("//"):
+        if line.startswith("// ===END "):
+            inside = False
+            continue
+        if not inside or not line or line.startswith("//"):
             continue
         rule = line.split()[0].lower()
         try:
@@ -230,8 +234,9 @@ def _parent(d: int) -> pl.Expr:
     )
 
 
-def split_domains(domains: pl.Series) -> pl.DataFrame:
-    """One row per distinct non-empty name of ``domains`` (lower-case, no trailing dot).
+def split_domains(domains: pl.Series, *, private: bool = False) -> pl.DataFrame:
+    """One row per distinct non-empty name of ``domains`` (lower-case, no trailing dot), split
+    by the ICANN rules of the Public Suffix List (``private``: its private section too).
 
     Columns: ``domain``; ``registrable`` (``example.co.uk``, null when the name has no known
     public suffix or is a bare suffix); ``label`` (the registrable domain's first label);
@@ -239,7 +244,7 @@ def split_domains(domains: pl.Series) -> pl.DataFrame:
     (bool: under :data:`INFRASTRUCTURE_SUFFIXES`); and ``_p1`` … ``_pN`` (the name's last
     1 … N labels, for further suffix tests with :func:`under`).
     """
-    sfx = _public_suffixes()
+    sfx = _public_suffixes(private)
     infra_depth = max(s.count(".") + 1 for s in INFRASTRUCTURE_SUFFIXES)
     top = max(sfx.depth + 1, infra_depth)
     frame = (

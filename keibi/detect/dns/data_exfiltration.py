@@ -60,13 +60,12 @@ the instance as ``ACTOR``; the evidence is every counted query.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Final
 
 import polars as pl
-from publicsuffixlist import PublicSuffixList
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect.dns._lexical import split_domains
 
 DNS_DATA_EXFILTRATION = FindingType(
     type="Trojan:EC2/DNSDataExfiltration",
@@ -155,25 +154,15 @@ CANDIDATE = (
 million queries; of the tester's background it keeps a few rows in a million)."""
 
 
-@cache
-def _suffixes() -> PublicSuffixList:
-    # ICANN and private sections, unknown top-level domains refused: see the module docstring.
-    return PublicSuffixList(accept_unknown=False)
-
-
 def parent_domains(domains: pl.Series) -> pl.DataFrame:
-    """``domain`` → ``parent``, its registrable domain by the whole public suffix list.
+    """``domain`` → ``parent``, its registrable domain by the whole public suffix list (private
+    section included, see the module docstring).
 
-    Looked up once per distinct name; ``parent`` is null for a name under no public suffix
-    (``ip-10-0-1-5.ec2.internal``) or that is a public suffix itself.
+    ``parent`` is null for a name under no public suffix (``ip-10-0-1-5.ec2.internal``) or
+    that is a public suffix itself.
     """
-    distinct = domains.drop_nulls().unique().sort()
-    psl = _suffixes()
-    parents = [psl.privatesuffix(name) for name in distinct.to_list()]
-    return pl.DataFrame(
-        {"domain": distinct, "parent": pl.Series(parents, dtype=pl.String())},
-        schema={"domain": pl.String(), "parent": pl.String()},
-    )
+    split = split_domains(domains.drop_nulls(), private=True)
+    return split.select("domain", pl.col("registrable").alias("parent"))
 
 
 def entropy(text: pl.Expr) -> pl.Expr:
