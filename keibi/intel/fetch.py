@@ -112,8 +112,14 @@ def scheme_of(location: str) -> str:
     return scheme.lower()
 
 
+def ungzipped(data: bytes, location: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """``data`` with gzip undone when it is gzip (every member), else ``data`` itself;
+    ``ConfigError`` naming ``location`` for broken gzip or output past ``max_bytes``."""
+    return _gunzip(data, max_bytes, location) if data.startswith(_GZIP_MAGIC) else data
+
+
 def _done(location: str, raw: bytes, etag: str | None, last_modified: str | None, max_bytes: int) -> Fetched:
-    data = _gunzip(raw, max_bytes, location) if raw.startswith(_GZIP_MAGIC) else raw
+    data = ungzipped(raw, location, max_bytes)
     return Fetched(data, etag, last_modified, hashlib.sha256(data).hexdigest(), location)
 
 

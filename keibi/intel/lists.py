@@ -34,6 +34,7 @@ import polars as pl
 
 from keibi.errors import ConfigError, InputError
 from keibi.intel.addresses import v4_mask, v6_masks
+from keibi.intel.fetch import ungzipped
 from keibi.intel.formats import LIST_FORMATS, UnreadableListError, read_candidates
 from keibi.intel.formats.txt import read_txt
 
@@ -129,13 +130,14 @@ def parse_list(
     """A list from the bytes of a file in ``fmt`` (one of :data:`LIST_FORMATS`, any case).
 
     ``where`` names the file in problems and errors (a path or URL). ``now`` (default: the
-    current time) decides which STIX indicators have expired. Raises ``ConfigError`` for an
-    unknown format or a file that cannot be read as a whole; bad entries become problems.
+    current time) decides which STIX indicators have expired. Gzipped bytes (a ``.gz`` list
+    on disk) are undone first. Raises ``ConfigError`` for an unknown format or a file that
+    cannot be read as a whole; bad entries become problems.
     """
     fmt_name = fmt.strip().upper()
     if fmt_name not in LIST_FORMATS:
         raise ConfigError(f"unknown list format {fmt!r} (expected one of: {', '.join(LIST_FORMATS)})", where)
-    text = _decode(data, where=where, kind=kind)
+    text = _decode(ungzipped(data, where), where=where, kind=kind)
     if not text.strip():  # an empty file is an empty list in every format, STIX included
         return IntelList(
             name=name, kind=kind, category=category, builtin=builtin, source=where, version=version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,17 @@ def test_entries_of_every_kind(tmp_path: Path) -> None:
     assert lst.ipv6.rows() == [(0x20010DB800000000, 0, 32), (0x20010DB800000000, 0x0001000000000005, 128)]
     assert len(lst) == 7
     assert lst.problems == () and lst.version is None
+
+
+def test_a_gzipped_list_reads_as_its_text(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "soc-list.txt", tmp_path / "soc-list.txt.gz"
+    plain.write_text(LIST)
+    packed.write_bytes(gzip.compress(LIST.encode()))
+    assert load_txt(packed).ipv4.rows() == load_txt(plain).ipv4.rows()
+    assert len(load_txt(packed)) == 7
+    packed.write_bytes(gzip.compress(LIST.encode())[:40])
+    with pytest.raises(ConfigError, match="truncated gzip"):
+        load_txt(packed)
 
 
 def test_bom_crlf_and_name_override(tmp_path: Path) -> None:
