@@ -137,7 +137,11 @@ def parse_list(
     fmt_name = fmt.strip().upper()
     if fmt_name not in LIST_FORMATS:
         raise ConfigError(f"unknown list format {fmt!r} (expected one of: {', '.join(LIST_FORMATS)})", where)
-    text = _decode(ungzipped(data, where), where=where, kind=kind)
+    try:
+        data = ungzipped(data, where)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot read {kind} list {where}: {exc.reason}") from None
+    text = _decode(data, where=where, kind=kind)
     if not text.strip():  # an empty file is an empty list in every format, STIX included
         return IntelList(
             name=name, kind=kind, category=category, builtin=builtin, source=where, version=version

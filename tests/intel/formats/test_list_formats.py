@@ -349,11 +349,15 @@ def test_missing_file_and_not_text(tmp_path: Path) -> None:
         ConfigError, match=r"^cannot read trusted list .*nope\.csv: No such file or directory$"
     ):
         load_list(tmp_path / "nope.csv", "OTX_CSV", kind="trusted")
-    path = tmp_path / "list.gz"
-    path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
+    path = tmp_path / "list.bin"
+    path.write_bytes(b"\x00\x8b\x08\x00\xff\xfe")
     with pytest.raises(
-        ConfigError, match=r"^cannot read threat list .*list\.gz: not UTF-8 text \(invalid start byte"
+        ConfigError, match=r"^cannot read threat list .*list\.bin: not UTF-8 text \(invalid start byte"
     ):
+        load_list(path, "HOSTS")
+    path = tmp_path / "list.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")  # gzip, broken off
+    with pytest.raises(ConfigError, match=r"^cannot read threat list .*list\.gz: truncated gzip data$"):
         load_list(path, "HOSTS")
 
 
