@@ -8,7 +8,9 @@ mask and a hash join (see ``keibi.intel.match``):
   ``255.18.064.253`` as 255.18.64.253 (AWS itself never writes leading zeros). An octet over
   255, a missing octet or any other character makes the address invalid: null, never an error.
 - IPv6 → two UInt64 halves (``hi``, ``lo``) after expanding ``::``. A zone id (``%eth0``) is
-  dropped; IPv4-mapped forms (``::ffff:1.2.3.4``) are not parsed and give null.
+  dropped. An IPv4-mapped address in its dotted form (``::ffff:1.2.3.4``, as dual-stack
+  sockets report IPv4 peers) is the IPv4 host: :func:`address_table` gives it ``v4``, so it
+  matches IPv4 entries and ranges; the hex form (``::ffff:102:304``) stays IPv6.
 - Domains are compared lower-case, trimmed, without the trailing root dot.
 """
 
@@ -20,6 +22,7 @@ import polars as pl
 
 _V4_PATTERN: Final = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
 _V6_FULL: Final = r"^([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}$"
+_V4_MAPPED: Final = r"(?i)^(?:0{0,4}:){0,5}:?ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$"
 
 # Non-routable IPv4 ranges that mark "our side" of a flow: RFC 1918, shared address space
 # (RFC 6598, used by some AWS services and carrier NAT), loopback and link-local.
@@ -118,8 +121,16 @@ def address_table(values: pl.Series) -> pl.DataFrame:
     six = table.filter(pl.col("v4").is_null() & pl.col("value").str.contains(":", literal=True))
     if six.is_empty():  # the IPv6 parse costs milliseconds even on no rows: most batches skip it
         return table.with_columns(pl.lit(None, pl.UInt64).alias("hi"), pl.lit(None, pl.UInt64).alias("lo"))
+    mapped = ipv4_to_u32(pl.col("value").str.strip_chars().str.extract(_V4_MAPPED, 1))
     hi, lo = ipv6_to_halves(pl.col("value"))
-    return table.join(six.select("value", hi.alias("hi"), lo.alias("lo")), on="value", how="left")
+    six = six.select(
+        "value",
+        mapped.alias("_mapped"),
+        pl.when(mapped.is_null()).then(hi).alias("hi"),
+        pl.when(mapped.is_null()).then(lo).alias("lo"),
+    )
+    joined = table.join(six, on="value", how="left")
+    return joined.select("value", pl.coalesce("v4", "_mapped").alias("v4"), "hi", "lo")
 
 
 def private_flags(table: pl.DataFrame) -> pl.Series:

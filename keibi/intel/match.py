@@ -21,8 +21,8 @@ values (a hash join against a five-million-row table pays for the big side on ev
 
 Each lookup runs on the column's distinct values and maps the answer back, so repeated
 values cost nothing. When several lists match, the first in the order given wins.
-IPv4-mapped IPv6 text (``::ffff:1.2.3.4``) is not an address (see ``keibi.intel.addresses``)
-and matches nothing; its hex form (``::ffff:102:304``) is IPv6 and matches IPv6 entries only.
+IPv4-mapped IPv6 text (``::ffff:1.2.3.4``) is the IPv4 host and matches IPv4 entries (see
+``keibi.intel.addresses``); its hex form (``::ffff:102:304``) is IPv6 and matches IPv6 entries only.
 """
 
 from __future__ import annotations

@@ -66,11 +66,27 @@ def test_invalid_addresses_do_not_match_or_crash() -> None:
             "",
             None,
             "1.2.3",
-            "::ffff:1.2.3.4",
+            "::ffff:1.2.3.400",
         ]
     )
     lists = [IntelList.from_entries("loglicker", ["8.1.250.216", "255.18.64.0/24"])]
     assert match_ips(ips, lists).to_list() == ["loglicker", "loglicker", None, None, None, None, None, None]
+
+
+def test_ipv4_mapped_addresses_match_as_their_ipv4_host() -> None:
+    ips = pl.Series(
+        [
+            "::ffff:198.51.100.7",
+            "::FFFF:198.51.100.9",
+            "0:0:0:0:0:ffff:198.51.100.8",
+            "::ffff:c633:6407",
+            "::1.2.3.4",
+        ]
+    )
+    v4 = [IntelList.from_entries("v4", ["198.51.100.0/28"])]
+    v6 = [IntelList.from_entries("v6", ["::ffff:0:0/96"])]
+    assert match_ips(ips, v4).to_list() == ["v4", "v4", "v4", None, None]
+    assert match_ips(ips, v6).to_list() == [None, None, None, "v6", None]
 
 
 def test_subdomains_match_and_names_are_normalised() -> None:

@@ -145,12 +145,12 @@ def test_zone_ids_are_dropped() -> None:
     ]
 
 
-def test_ipv4_mapped_ipv6_is_not_taken_for_its_ipv4_address() -> None:
-    """Documented behaviour: dotted ``::ffff:a.b.c.d`` is not parsed (no match); the hex form is
-    an IPv6 address and matches IPv6 entries only. AWS logs never write either form."""
+def test_ipv4_mapped_ipv6_dotted_is_its_ipv4_host_hex_is_ipv6() -> None:
+    """Documented behaviour: dotted ``::ffff:a.b.c.d`` (what dual-stack sockets report) is the
+    IPv4 host and matches IPv4 entries; the hex form is an IPv6 address and matches IPv6 entries only."""
     lsts = lists(("v4", ["1.2.3.4"]), ("mapped", ["::ffff:0:0/96"]))
     ips = ["::ffff:1.2.3.4", "::ffff:102:304", "1.2.3.4"]
-    assert match_ips(pl.Series(ips), lsts).to_list() == [None, "mapped", "v4"]
+    assert match_ips(pl.Series(ips), lsts).to_list() == ["v4", "mapped", "v4"]
 
 
 def test_v4_and_v6_tables_do_not_mix() -> None:
