@@ -82,12 +82,21 @@ ConfigOption = Annotated[
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for machines.")]
 ThreatListOption = Annotated[
-    list[Path] | None,
-    typer.Option("--threat-list", help="Threat list in GuardDuty TXT format (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--threat-list",
+        metavar="[FORMAT=]PATH",
+        help="Threat list file, GuardDuty TXT unless FORMAT= names another list format "
+        "(STIX=bundle.json, OTX_CSV=…; see `keibi intel add --help`); repeatable.",
+    ),
 ]
 TrustedListOption = Annotated[
-    list[Path] | None,
-    typer.Option("--trusted-list", help="Trusted list in GuardDuty TXT format (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--trusted-list",
+        metavar="[FORMAT=]PATH",
+        help="Trusted list file, GuardDuty TXT unless FORMAT= names another list format; repeatable.",
+    ),
 ]
 FeedOption = Annotated[
     list[str] | None,
@@ -235,6 +244,15 @@ def _content_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:VERSION_DIGITS]
 
 
+def _format_and_path(spec: str) -> tuple[str, str]:
+    """``--threat-list``/``--trusted-list``'s ``[FORMAT=]PATH``: the format named before ``=``
+    when it is a list format (``STIX=bundle.json``), else TXT and the whole text as the path."""
+    head, sep, rest = spec.partition("=")
+    if sep and head.strip().upper() in LIST_FORMATS:
+        return head.strip().upper(), rest
+    return "TXT", spec
+
+
 def _file_list(
     path: str | Path,
     store: Store,
@@ -242,9 +260,10 @@ def _file_list(
     kind: ListKind,
     category: str = "custom",
     name: str | None = None,
+    fmt: str = "TXT",
 ) -> IntelList:
-    """A TXT list file read now, its version the hash of the bytes read (one read: the version
-    always names the content that was parsed). A big file whose bytes an earlier scan parsed
+    """A list file (``fmt``, TXT by default) read now, its version the hash of the bytes read
+    (one read: the version always names the content that was parsed). A big file whose bytes an earlier scan parsed
     is read back from the store's cache instead (``keibi.store.intel_cache``)."""
     from keibi.intel import FEED_CATEGORIES
     from keibi.store.intel_cache import parsed_list
@@ -261,7 +280,7 @@ def _file_list(
     return parsed_list(
         store,
         data,
-        "TXT",
+        fmt,
         where=where,
         name=name if name is not None else Path(path).stem,
         kind=kind,
@@ -284,8 +303,8 @@ def _shipped_version(lst: IntelList) -> IntelList:
 def _assemble_intel(
     cfg: Config,
     store: Store,
-    threat_list: Sequence[Path] | None,
-    trusted_list: Sequence[Path] | None,
+    threat_list: Sequence[str] | None,
+    trusted_list: Sequence[str] | None,
     feed: Sequence[str] | None,
 ) -> _IntelSetup:
     """keibi.toml's lists, the flags' lists, the store's active lists and feeds, the shipped
@@ -296,12 +315,16 @@ def _assemble_intel(
     sources += [
         _ListSource(_file_list(p, store, kind="threat"), "keibi.toml") for p in cfg.intel.threat_lists
     ]
-    sources += [_ListSource(_file_list(p, store, kind="threat"), "--threat-list") for p in threat_list or ()]
+    sources += [
+        _ListSource(_file_list(path, store, kind="threat", fmt=fmt), "--threat-list")
+        for fmt, path in map(_format_and_path, threat_list or ())
+    ]
     sources += [
         _ListSource(_file_list(p, store, kind="trusted"), "keibi.toml") for p in cfg.intel.trusted_lists
     ]
     sources += [
-        _ListSource(_file_list(p, store, kind="trusted"), "--trusted-list") for p in trusted_list or ()
+        _ListSource(_file_list(path, store, kind="trusted", fmt=fmt), "--trusted-list")
+        for fmt, path in map(_format_and_path, trusted_list or ())
     ]
     sources += [
         _ListSource(_file_list(f.path, store, kind="threat", category=f.category, name=f.name), "keibi.toml")

@@ -376,3 +376,20 @@ def test_postgres_add_then_scan(runner: CliRunner, tmp_path: Path, monkeypatch: 
         assert (info["threatListName"], info["threatListVersion"]) == ("bad-actors", version_of(LIST_V1))
         ok(runner.invoke(app, ["intel", "remove", "bad-actors"]))
         assert listed(runner) == {}
+
+
+def test_scan_and_lookup_flags_take_a_list_format(runner: CliRunner, tmp_path: Path) -> None:
+    """``--threat-list FORMAT=PATH`` reads that format; a bare path is TXT."""
+    pulse = Path(__file__).parent / "intel" / "formats" / "samples" / "otx_pulse.csv"
+    lookup = as_json(
+        runner.invoke(
+            app, ["intel", "lookup", "198.51.100.23", "--threat-list", f"otx_csv={pulse}", "--format", "json"]
+        )
+    )
+    assert lookup["verdict"] == "threat" and lookup["threatListName"] == "otx_pulse"
+    trusted = tmp_path / "ok.txt"
+    trusted.write_text("192.0.2.0/24\n")
+    both = ["--threat-list", f"OTX_CSV={pulse}", "--trusted-list", str(trusted), "--format", "json"]
+    assert as_json(runner.invoke(app, ["intel", "lookup", "192.0.2.9", *both]))["verdict"] == "trusted"
+    as_txt = ["intel", "lookup", "198.51.100.23", "--threat-list", str(pulse), "--format", "json"]
+    assert as_json(runner.invoke(app, as_txt))["verdict"] == "none"  # CSV rows are no TXT entries
