@@ -23,7 +23,7 @@ from keibi import __version__
 from keibi.config import Config, load_config
 from keibi.detect import Severity, detectors
 from keibi.errors import ConfigError, InputError, KeibiError
-from keibi.intel.formats import LIST_FORMATS
+from keibi.intel.formats import LIST_FORMATS, format_and_path
 from keibi.sources import LogFile
 
 if TYPE_CHECKING:
@@ -244,15 +244,6 @@ def _content_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:VERSION_DIGITS]
 
 
-def _format_and_path(spec: str) -> tuple[str, str]:
-    """``--threat-list``/``--trusted-list``'s ``[FORMAT=]PATH``: the format named before ``=``
-    when it is a list format (``STIX=bundle.json``), else TXT and the whole text as the path."""
-    head, sep, rest = spec.partition("=")
-    if sep and head.strip().upper() in LIST_FORMATS:
-        return head.strip().upper(), rest
-    return "TXT", spec
-
-
 def _file_list(
     path: str | Path,
     store: Store,
@@ -313,18 +304,20 @@ def _assemble_intel(
 
     sources: list[_ListSource] = []
     sources += [
-        _ListSource(_file_list(p, store, kind="threat"), "keibi.toml") for p in cfg.intel.threat_lists
+        _ListSource(_file_list(path, store, kind="threat", fmt=fmt), "keibi.toml")
+        for fmt, path in map(format_and_path, cfg.intel.threat_lists)
     ]
     sources += [
         _ListSource(_file_list(path, store, kind="threat", fmt=fmt), "--threat-list")
-        for fmt, path in map(_format_and_path, threat_list or ())
+        for fmt, path in map(format_and_path, threat_list or ())
     ]
     sources += [
-        _ListSource(_file_list(p, store, kind="trusted"), "keibi.toml") for p in cfg.intel.trusted_lists
+        _ListSource(_file_list(path, store, kind="trusted", fmt=fmt), "keibi.toml")
+        for fmt, path in map(format_and_path, cfg.intel.trusted_lists)
     ]
     sources += [
         _ListSource(_file_list(path, store, kind="trusted", fmt=fmt), "--trusted-list")
-        for fmt, path in map(_format_and_path, trusted_list or ())
+        for fmt, path in map(format_and_path, trusted_list or ())
     ]
     sources += [
         _ListSource(_file_list(f.path, store, kind="threat", category=f.category, name=f.name), "keibi.toml")

@@ -11,7 +11,7 @@ silently does nothing.
     region = "us-east-1"                  # region for records that carry none
 
     [intel]
-    threat_lists = ["lists/threat.txt"]   # GuardDuty TXT format
+    threat_lists = ["lists/threat.txt", "STIX=lists/bundle.json"]   # TXT unless FORMAT= says otherwise
     trusted_lists = ["lists/trusted.txt"]
     feeds = [{ path = "lists/tor-exits.txt", category = "Tor" }]  # categories: keibi.intel.FEED_CATEGORIES
     aws_ip_ranges = "lists/ip-ranges.json"  # a newer AWS ip-ranges.json, plain or .gz (default: keibi.intel.aws_ranges snapshot)
@@ -61,6 +61,7 @@ from typing import Any
 
 from keibi.detect.settings import DetectSettings
 from keibi.errors import ConfigError
+from keibi.intel.formats import format_and_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,16 @@ def _strings(path: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _list_files(path: str, base: Path, key: str, value: Any) -> tuple[str, ...]:
+    """``[FORMAT=]PATH`` entries (``keibi.intel.formats.format_and_path``), each path made
+    relative to the config file's folder; the format prefix is kept when it is not TXT."""
+    out = []
+    for spec in _strings(path, key, value):
+        fmt, file = format_and_path(spec)
+        out.append(str(base / file) if fmt == "TXT" else f"{fmt}={base / file}")
+    return tuple(out)
+
+
 def _path(path: str, base: Path, key: str, value: Any) -> str | None:
     """An optional file path, relative to the config file's folder."""
     if value is None:
@@ -213,12 +224,8 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         if key in detect_raw
     }
     intel = IntelConfig(
-        threat_lists=tuple(
-            str(base / p) for p in _strings(where, "intel.threat_lists", intel_raw.get("threat_lists", []))
-        ),
-        trusted_lists=tuple(
-            str(base / p) for p in _strings(where, "intel.trusted_lists", intel_raw.get("trusted_lists", []))
-        ),
+        threat_lists=_list_files(where, base, "intel.threat_lists", intel_raw.get("threat_lists", [])),
+        trusted_lists=_list_files(where, base, "intel.trusted_lists", intel_raw.get("trusted_lists", [])),
         feeds=_feeds(where, base, intel_raw.get("feeds", [])),
         aws_ip_ranges=_path(where, base, "intel.aws_ip_ranges", intel_raw.get("aws_ip_ranges")),
         geoip_city=_path(where, base, "intel.geoip_city", intel_raw.get("geoip_city")),

@@ -19,14 +19,14 @@ def test_file_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "keibi.toml"
     path.write_text(
         '[keibi]\ndata_dir = "/srv/keibi"\nregion = "eu-west-1"\n'
-        '[intel]\nthreat_lists = ["lists/t.txt"]\n'
+        '[intel]\nthreat_lists = ["lists/t.txt", "stix=lists/b.json"]\n'
         "[detect]\nportscan_min_ports = 40\nbrute_force_window_minutes = 5\n"
     )
     cfg = load_config(path, environ={"KEIBI_DATABASE_URL": "postgresql://u@h/db"})
     assert cfg.data_dir == Path("/srv/keibi")
     assert cfg.region == "eu-west-1"
     assert cfg.store_url == "postgresql://u@h/db"
-    assert cfg.intel.threat_lists == (str(tmp_path / "lists/t.txt"),)
+    assert cfg.intel.threat_lists == (str(tmp_path / "lists/t.txt"), f"STIX={tmp_path / 'lists/b.json'}")
     assert cfg.detect.portscan_min_ports == 40
     assert cfg.detect.brute_force_window == timedelta(minutes=5)
 

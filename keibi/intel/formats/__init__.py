@@ -26,6 +26,21 @@ GUARDDUTY_FORMATS: Final = ("TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POIN
 FEED_FORMATS: Final = ("HOSTS", "URL_LIST", "SPAMHAUS_DROP")
 LIST_FORMATS: Final = GUARDDUTY_FORMATS + FEED_FORMATS
 
+
+def format_and_path(spec: str) -> tuple[str, str]:
+    """A list file named as ``[FORMAT=]PATH`` (``--threat-list``, keibi.toml's ``threat_lists``):
+    the format before ``=`` when it is one of :data:`LIST_FORMATS` (any case), else TXT and the
+    whole text as the path.
+
+    >>> format_and_path("stix=lists/bundle.json"), format_and_path("lists/a=b.txt")
+    (('STIX', 'lists/bundle.json'), ('TXT', 'lists/a=b.txt'))
+    """
+    head, sep, rest = spec.partition("=")
+    if sep and head.strip().upper() in LIST_FORMATS:
+        return head.strip().upper(), rest
+    return "TXT", spec
+
+
 _READERS: Final[dict[str, Callable[[str], pl.DataFrame]]] = {
     "TXT": read_txt,
     "OTX_CSV": read_otx_csv,
@@ -55,5 +70,6 @@ __all__ = [
     "GUARDDUTY_FORMATS",
     "LIST_FORMATS",
     "UnreadableListError",
+    "format_and_path",
     "read_candidates",
 ]
