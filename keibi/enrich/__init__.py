@@ -22,6 +22,9 @@ cloudtrail
                            ``AMAZON`` when AWS names no other)
 dns
     ``domain``: ``query_name`` lower-case, without the trailing dot.
+    ``answer_ip``, ``answer_feed``, ``answer_feed_category``: the first A/AAAA answer a feed
+    lists (a sinkhole address, say), that feed and its category; null when none is listed
+    (trusted answers count as unlisted).
 all sources, for the remote party (``remote_ip``; for dns the queried ``domain``, lower-case,
 without the trailing dot)
     ``<side>_trusted``      bool: on a trusted list (then every threat column below is null:

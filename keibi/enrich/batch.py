@@ -8,6 +8,7 @@ from keibi.enrich.intel import (
     cloudtrail_addresses,
     cloudtrail_remote,
     dns_domain,
+    with_answer_feeds,
     with_aws_ranges,
     with_lists,
 )
@@ -49,6 +50,7 @@ def enrich(batch: pl.DataFrame, source: SourceName, intel: Intel) -> pl.DataFram
         )
     elif source == "dns":
         out = with_lists(dns_domain(batch), intel, column="domain", prefix="domain", kind="domain")
+        out = with_answer_feeds(out, intel)
     else:
         raise ValueError(f"unknown source {source!r}")
     return out.rechunk()

@@ -37,6 +37,44 @@ def dns_domain(queries: pl.DataFrame) -> pl.DataFrame:
     return queries.with_columns(normalise_domain(pl.col("query_name")).alias("domain"))
 
 
+def with_answer_feeds(queries: pl.DataFrame, intel: Intel) -> pl.DataFrame:
+    """Append ``answer_ip``, ``answer_feed``, ``answer_feed_category``: the first address the
+    query resolved to (A/AAAA ``Rdata``) that a feed lists, with that feed, else nulls. An
+    answer on a trusted list counts as unlisted.
+
+    Only the few distinct answer addresses are looked up; rows meet them through a join on
+    the handful that a feed holds.
+    """
+    schema = pl.Schema(
+        {"answer_ip": pl.String(), "answer_feed": pl.String(), "answer_feed_category": pl.String()}
+    )
+    answers = (
+        queries.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), pl.col("answers"))
+        .explode("answers")
+        .select(
+            "_i",
+            pl.col("answers").struct.field("Rdata").alias("answer_ip"),
+            pl.col("answers").struct.field("Type").alias("_type"),
+        )
+        .filter(pl.col("_type").is_in(["A", "AAAA"]) & pl.col("answer_ip").is_not_null())
+    )
+    if answers.is_empty() or not intel.feeds:
+        return queries.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in schema.items())
+    distinct = answers["answer_ip"].unique()
+    looked = intel.lookup(distinct, kind="ip", prefix="answer")
+    listed = pl.DataFrame({"answer_ip": distinct}).hstack(looked.get_columns())
+    listed = listed.filter(pl.col("answer_feed").is_not_null()).select(
+        "answer_ip", "answer_feed", "answer_feed_category"
+    )
+    first = (
+        answers.join(listed, on="answer_ip", how="inner")
+        .group_by("_i")
+        .agg(pl.all().exclude("_type").first())
+    )
+    out = queries.with_row_index("_i").join(first, on="_i", how="left", maintain_order="left")
+    return out.drop("_i").cast(schema)
+
+
 def with_lists(
     batch: pl.DataFrame,
     intel: Intel,

@@ -60,6 +60,7 @@ def test_cloudtrail_remote_ip_only_for_addresses() -> None:
 def test_dns_domain_columns() -> None:
     queries = _batch(DATASETS / "aws-docs-examples/route53_resolver_query_log_example.json")
     out = enrich(queries, "dns", Intel.with_builtin_feeds())
-    assert list(_added("dns", out)) == ["domain", *[f"domain_{c}" for c in INTEL_COLS]]
+    answer = ["answer_ip", "answer_feed", "answer_feed_category"]
+    assert list(_added("dns", out)) == ["domain", *[f"domain_{c}" for c in INTEL_COLS], *answer]
     assert out["domain"].to_list() == ["15.3.4.32.in-addr.arpa"]
     assert out["domain_feed"].to_list() == [None]

@@ -20,8 +20,11 @@ feed category            finding type                                  severity
 Feed entries cover their subdomains (``xmr-eu1.nanopool.org`` matches ``nanopool.org``); query
 names are compared lower-case without the trailing dot. Every query counts, whatever its
 answer: a DGA bot's queries mostly come back NXDOMAIN, and a query DNS Firewall blocked still
-says what the instance wanted (``blocked`` is then true). ``BlackholeTraffic!DNS`` is matched
-on the queried name (sinkholed domains on a ``Blackhole`` feed), not on the answer's address.
+says what the instance wanted (``blocked`` is then true). ``BlackholeTraffic!DNS`` is GuardDuty's
+"a domain whose resolution is redirected to a black-hole address": it is raised for a queried
+name on a ``Blackhole`` feed, and for any name whose A/AAAA answer is an address on one (a
+sinkhole), ``answer_feed`` from ``keibi.enrich``; ``additionalInfo.resolvedAddress`` then
+names the address. A name on another feed keeps its own type whatever it resolved to.
 ``Malicious`` domains (feeds that mix C2 with payload hosts) have no type here; the domain
 reputation types score them. A domain on a user's own threat list is
 ``keibi.detect.dns.malicious_domain_custom``; a trusted domain never arrives here.
@@ -109,22 +112,33 @@ FEED_TYPES: Final[dict[str, FindingType]] = {
     "DGA": DGA_DOMAIN_C_DNS,
 }
 
-CATEGORY: Final = pl.col("domain_feed_category")
-MATCH: Final = CATEGORY.is_in(list(FEED_TYPES)).fill_null(False)
-FEED_INFO: Final = pl.struct(
-    pl.col("domain_feed").alias("threatListName"),
-    pl.concat_list(CATEGORY).alias("threatNames"),
-).struct.json_encode()
+BLACKHOLE: Final = "Blackhole"
+NAME_LISTED: Final = pl.col("domain_feed_category").is_in(list(FEED_TYPES)).fill_null(False)
+ANSWER_SINKHOLED: Final = (pl.col("answer_feed_category") == BLACKHOLE).fill_null(False)
+MATCH: Final = NAME_LISTED | ANSWER_SINKHOLED
+# The queried name's feed decides; else the answer's sinkhole feed.
+CATEGORY: Final = pl.when(NAME_LISTED).then(pl.col("domain_feed_category")).otherwise(pl.lit(BLACKHOLE))
+FEED: Final = pl.when(NAME_LISTED).then(pl.col("domain_feed")).otherwise(pl.col("answer_feed"))
+_NAMED: Final = (pl.col("_feed").alias("threatListName"), pl.concat_list("_category").alias("threatNames"))
+FEED_INFO: Final = (
+    pl.when(NAME_LISTED)
+    .then(pl.struct(*_NAMED).struct.json_encode())
+    .otherwise(pl.struct(*_NAMED, pl.col("answer_ip").alias("resolvedAddress")).struct.json_encode())
+)
 
 
 @detectors.register("dns.threat_feeds", source="dns", emits=tuple(FEED_TYPES.values()), prefilter=MATCH)
 def threat_feeds(queries: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
-    listed = queries.filter(MATCH).with_columns(pl.coalesce("instance_id", "srcaddr").alias("resource"))
+    listed = queries.filter(MATCH).with_columns(
+        pl.coalesce("instance_id", "srcaddr").alias("resource"),
+        CATEGORY.alias("_category"),
+        FEED.alias("_feed"),
+    )
     found = [
         hits(
-            listed.filter(pl.col("domain_feed_category") == category),
+            listed.filter(pl.col("_category") == category),
             ftype,
-            key=("resource", "domain_feed"),
+            key=("resource", "_feed"),
             resource_role="ACTOR",
             info=FEED_INFO,
         )

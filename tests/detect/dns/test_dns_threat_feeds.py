@@ -98,3 +98,16 @@ def test_dga_queries_fold_into_one_finding_per_instance_and_feed() -> None:
     assert dga["service"]["count"] == 5
     assert dga["service"]["action"]["dnsRequestAction"]["domain"] == "www.fairmountain.net"
     assert found["Trojan:EC2/BlackholeTraffic!DNS"]["severity"] == 5.0
+
+
+def test_a_name_resolving_to_a_sinkhole_is_blackhole_traffic_naming_the_address() -> None:
+    """GuardDuty's trigger: a domain whose resolution is redirected to a black-hole address. The
+    name is on no feed; its A answer is on the Blackhole feed."""
+    found = check(DETECTOR, FOLDER / "hit_sinkholed_answer.jsonl")
+    assert json.loads(found["info"][0]) == {
+        "threatListName": "feed.Blackhole",
+        "threatNames": ["Blackhole"],
+        "resolvedAddress": "198.51.100.66",
+    }
+    finding = _findings("hit_sinkholed_answer.jsonl")["Trojan:EC2/BlackholeTraffic!DNS"]
+    assert finding["service"]["action"]["dnsRequestAction"]["domain"] == "cfg.quiet-widget.net"
