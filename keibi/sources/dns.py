@@ -236,9 +236,12 @@ def line_frames(
 
 def _arrow_table(block: bytes) -> pa.Table | None:
     """The block's records, one per line, or None when a line is not a clean record (blank,
-    malformed, of another JSON type): then line numbers could not be kept, or Arrow refused."""
+    malformed, of another JSON type, not UTF-8): then line numbers could not be kept, or
+    Arrow refused."""
     try:
         table = pa_json.read_json(io.BytesIO(block), read_options=_READ, parse_options=_PARSE)
+        if not block.isascii():  # Arrow's reader does not check UTF-8; Polars would fail on it later
+            table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     lines = block.count(b"\n") + (not block.endswith(b"\n"))

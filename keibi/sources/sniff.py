@@ -203,12 +203,20 @@ def sniff(head: bytes, *, complete: bool) -> Sniffed:
     return _text(text, complete)
 
 
+BINARY_SHARE: Final = 0.01  # more undecodable bytes than this in the head: not a text log
+
+
 def _is_utf8(head: bytes, complete: bool) -> bool:
+    """Text, allowing a stray invalid byte or two: a log with one corrupt record is still a
+    log (the record is reported by line and skipped), random or binary data is not."""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # a multi-byte character cut by the head's end is fine
-        return not complete and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+        if not complete and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return True
+        bad = head.decode("utf-8", "replace").count("\ufffd")
+        return bad <= max(1, int(len(head) * BINARY_SHARE))
     return True
 
 

@@ -156,3 +156,16 @@ def test_truncated_gzip_keeps_the_queries_before_the_break(tmp_path: Path, read_
     assert 1000 < kept < 6000
     assert frames["dns"]["_line"].to_list() == list(range(1, kept + 1))
     assert [(e.line, e.reason) for e in report.errors] == [(kept + 1, "truncated gzip")]
+
+
+def test_a_record_that_is_not_utf8_costs_only_itself(tmp_path: Path, read_all: Any) -> None:
+    """Arrow's reader does not check UTF-8: such a block goes line by line, where the bad
+    record is reported by its line; the file is not taken for binary data."""
+    lines = [orjson.dumps(_query(i)) for i in range(100)]
+    lines[40] = lines[40].replace(b"host40", b"host\xff40")
+    path = tmp_path / "queries.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    frames, report = read_all([path])
+    assert frames["dns"].height == 99 and 41 not in frames["dns"]["_line"]
+    assert frames["dns"]["query_name"].str.len_bytes().min() is not None  # every value is valid text
+    assert [(e.line, e.reason.split(":")[0]) for e in report.errors] == [(41, "invalid JSON")]

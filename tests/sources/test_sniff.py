@@ -106,6 +106,7 @@ def test_parquet_and_digest() -> None:
         (b"", "empty file"),
         (b"  \n\n", "empty file"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "unknown log format (binary data)"),
+        (b'{"query_name": "a\xff\xfe\xfd\xfc.example."}\n', "unknown log format (binary data)"),
         (b'{"kind": "inventory"}\n', "unknown log format (JSON, but not"),
         (
             b'127.0.0.1 - - [02/Aug/2024:08:03:10 +0000] "GET / HTTP/1.1" 200\n',
