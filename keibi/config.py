@@ -126,6 +126,11 @@ _DETECT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "dga_min_domains": ("dga_min_domains", int),
     "reputation_min_score": ("reputation_min_score", float),
     "reputation_malicious_score": ("reputation_malicious_score", float),
+    "behavior_window_minutes": ("behavior_window", lambda v: timedelta(minutes=v)),
+    "behavior_learning_days": ("behavior_learning", lambda v: timedelta(days=v)),
+    "behavior_account_learning_days": ("behavior_account_learning", lambda v: timedelta(days=v)),
+    "behavior_retention_days": ("behavior_retention", lambda v: timedelta(days=v)),
+    "behavior_max_values": ("behavior_max_values", int),
 }
 
 

@@ -101,6 +101,8 @@ class Engine:
             state={did: _decode_state(blob) for did, blob in store.detector_state().items()},
             aws_ip_ranges_date=intel.aws_ranges.create_date if intel.aws_ranges is not None else None,
         )
+        self._profiles_loaded = store.profiles()
+        self.ctx.profiles.update(self._profiles_loaded)
         self.registry = (registry or detectors).load()
         self.types = self.registry.finding_types()
         self.batch_rows = batch_rows
@@ -131,6 +133,10 @@ class Engine:
         self._store_pending()
         states = {did: _encode_state(frame) for did, frame in self.ctx.state.items()}
         self.store.save_detector_state(states, self.now or datetime.now(UTC))
+        for did, profile in self.ctx.profiles.items():
+            before = self._profiles_loaded.get(did)
+            if profile is not before:
+                self.store.save_profile(did, profile, before)
         return self.store.get_findings(list(self.touched))
 
     def _flush(self, source: SourceName, *, final: bool) -> None:

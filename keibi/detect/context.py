@@ -24,8 +24,14 @@ class DetectContext:
     batch) and its results independent of where batches break. The engine loads the state
     from the store when a scan starts and saves it when the scan ends, so what one scan
     learned holds in the next.
+
+    ``profiles`` maps a behaviour detector's id to its profile frame
+    (``keibi.detect.behavior.profile``): what each entity it watches has done. The engine loads
+    them from the store's ``profiles`` table when a scan starts and writes back the rows that
+    changed when it ends; the detector replaces its entry with the folded frame.
     """
 
     settings: DetectSettings = field(default_factory=DetectSettings)
     state: dict[str, pl.DataFrame] = field(default_factory=dict)
     aws_ip_ranges_date: str | None = None
+    profiles: dict[str, pl.DataFrame] = field(default_factory=dict)

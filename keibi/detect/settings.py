@@ -60,6 +60,14 @@ class DetectSettings:
         is low-reputation (Bitcoin, Abused or Suspicious by what scored); at
         ``reputation_malicious_score`` it is Malicious without a feed saying so
         (``keibi.detect.dns.reputation``).
+    behavior_window / behavior_learning / behavior_account_learning / behavior_retention /
+    behavior_max_values: the behaviour baselines (``keibi.detect.behavior``). A value is new
+        for an entity when it was first seen inside the event's ``behavior_window``; nothing is
+        raised for an entity known for less than ``behavior_learning``, nor in an account
+        known for less than ``behavior_account_learning`` (so a new principal in an
+        established account is judged against the account's baseline while its own is
+        young). Profiles forget what was not seen for ``behavior_retention`` and keep at most
+        ``behavior_max_values`` values per entity and feature.
     """
 
     portscan_window: timedelta = timedelta(minutes=10)
@@ -89,3 +97,8 @@ class DetectSettings:
     dga_min_domains: int = 10
     reputation_min_score: float = 5.0
     reputation_malicious_score: float = 9.0
+    behavior_window: timedelta = timedelta(hours=1)
+    behavior_learning: timedelta = timedelta(days=7)
+    behavior_account_learning: timedelta = timedelta(days=14)
+    behavior_retention: timedelta = timedelta(days=90)
+    behavior_max_values: int = 500

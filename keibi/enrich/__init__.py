@@ -20,6 +20,9 @@ cloudtrail
     ``remote_aws_region``  that prefix's region (``us-west-2``, ``GLOBAL``)
     ``remote_aws_service`` its service, the most specific one listed (``EC2``, ``S3``, …;
                            ``AMAZON`` when AWS names no other)
+    Where that address is (``keibi.intel.geo``; null where not known): ``remote_country``
+    (ISO code, always known for a public address), ``remote_asn`` (with an ASN database),
+    ``remote_lat``/``remote_lon`` (with a City database). Behaviour baselines profile them.
 dns
     ``domain``: ``query_name`` lower-case, without the trailing dot.
     ``answer_ip``, ``answer_feed``, ``answer_feed_category``: the first A/AAAA answer a feed

@@ -10,6 +10,7 @@ from keibi.enrich.intel import (
     dns_domain,
     with_answer_feeds,
     with_aws_ranges,
+    with_geo,
     with_lists,
 )
 from keibi.enrich.network import flow_addresses, flow_sides
@@ -37,6 +38,7 @@ def enrich(batch: pl.DataFrame, source: SourceName, intel: Intel) -> pl.DataFram
             addresses=addresses,
         )
         out = with_aws_ranges(out, intel, column="remote_ip", prefix="remote", addresses=addresses)
+        out = with_geo(out, intel, column="remote_ip", prefix="remote")
     elif source == "vpc_flow":
         # Both sides are parsed once; remote_ip is one of them, so the lookup reuses the table.
         addresses = flow_addresses(batch)

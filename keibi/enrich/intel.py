@@ -32,6 +32,21 @@ def cloudtrail_remote(events: pl.DataFrame, addresses: pl.DataFrame | None = Non
     )
 
 
+def with_geo(events: pl.DataFrame, intel: Intel, *, column: str, prefix: str) -> pl.DataFrame:
+    """``<prefix>_country`` (ISO code), ``<prefix>_asn``, ``<prefix>_lat``, ``<prefix>_lon`` of
+    ``column`` from ``intel.geo`` (null where unknown: no ASN or City database configured, or
+    not a public address). Looked up once per distinct address; ``GeoIP`` caches across batches,
+    so a batch costs one dictionary lookup per distinct caller."""
+    table = intel.geo.lookup(events[column]).select(
+        pl.col("value").alias(column),
+        pl.col("country_code").alias(f"{prefix}_country"),
+        pl.col("asn").alias(f"{prefix}_asn"),
+        pl.col("lat").alias(f"{prefix}_lat"),
+        pl.col("lon").alias(f"{prefix}_lon"),
+    )
+    return events.join(table, on=column, how="left", maintain_order="left")
+
+
 def dns_domain(queries: pl.DataFrame) -> pl.DataFrame:
     """``domain``: the query name lower-case, without the trailing root dot."""
     return queries.with_columns(normalise_domain(pl.col("query_name")).alias("domain"))

@@ -23,6 +23,10 @@ the batch the detector saw (vectorised joins on ``_row``), then makes one findin
   in ``additionalInfo``, so a finding says which copy of a changing list it came from.
   GuardDuty's ``ThreatIntelligenceDetail`` has no member for it; its ``threatFileSha256`` is
   the hash of a malicious file (Malware Protection), not of a list, so it is left alone.
+- Behaviour detectors explain themselves: ``info["anomaly"]`` (GuardDuty's ``Anomaly`` shape,
+  ``profiles`` and ``unusual``) becomes ``service.detection.anomaly``, and
+  ``info["explanation"]`` (sentences: what was new or unusual, against which baseline) stays in
+  ``additionalInfo`` and is repeated in keibi's block beside the evidence pointers.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ from keibi.sources.schema import SCHEMAS, SourceName
 
 SCHEMA_VERSION: Final = "2.0"
 EVIDENCE_CAP: Final = 1000  # evidence records a record carries per hit (the newest)
+ANOMALY: Final = "anomaly"  # info key: GuardDuty's service.detection.anomaly
+EXPLANATION: Final = "explanation"  # info key: why a behaviour finding was raised
 
 _ENRICHED: Final[dict[str, pl.DataType]] = {
     "direction": pl.String(),
@@ -330,7 +336,12 @@ def _record(
     }
     context = template_context(base, info, row, source)
     block = clean(
-        {"detector": detector, "evidence": newest(pointer(e) for e in evidence), "evidenceCount": count}
+        {
+            "detector": detector,
+            "explanation": info.get(EXPLANATION),
+            "evidence": newest(pointer(e) for e in evidence),
+            "evidenceCount": count,
+        }
     )
     service = clean(
         {
@@ -338,13 +349,14 @@ def _record(
             "detectorId": did,
             "action": _action(ftype.action_type, row, source, account, info, geo),
             "evidence": _threat_intel(info),
+            "detection": {"anomaly": info[ANOMALY]} if info.get(ANOMALY) else None,
             "archived": False,
             "count": count,
             "eventFirstSeen": first_seen,
             "eventLastSeen": last_seen,
             "resourceRole": hit["resource_role"],
             "additionalInfo": encode_info(
-                {**{k: v for k, v in info.items() if k != PORT_PROBES}, BLOCK: block}
+                {**{k: v for k, v in info.items() if k not in (PORT_PROBES, ANOMALY)}, BLOCK: block}
             ),
         }
     )

@@ -169,12 +169,31 @@ def _v5_intel_cache(conn: Connection) -> None:
     ).create(conn)
 
 
+def _v6_profiles(conn: Connection) -> None:
+    """profiles: the behaviour baselines, one row per (detector, entity, feature, value)."""
+    sa.Table(
+        "profiles",
+        sa.MetaData(),
+        sa.Column("detector_id", sa.String(128), primary_key=True),
+        sa.Column("entity", sa.String(512), primary_key=True),
+        sa.Column("feature", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(256), primary_key=True),
+        sa.Column("first_seen", UTCDateTime, nullable=False),
+        sa.Column("last_seen", UTCDateTime, nullable=False),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("days", sa.Integer, nullable=False),
+        sa.Column("peak", sa.Float, nullable=True),
+        sa.Column("total", sa.Float, nullable=True),
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_findings_and_evidence,
     _v2_processed_files,
     _v3_detector_state,
     _v4_intel_lists,
     _v5_intel_cache,
+    _v6_profiles,
 ]
 
 

@@ -12,9 +12,12 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 import orjson
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from keibi.detect.behavior.profile import KEY as PROFILE_KEY
+from keibi.detect.behavior.profile import PROFILE
 from keibi.errors import ConfigError, StoreError
 from keibi.findings import Evidence, FindingRecord, merge
 from keibi.intel import IntelList
@@ -40,6 +43,7 @@ from keibi.store.tables import (
     intel_list_versions,
     intel_lists,
     processed_files,
+    profiles,
 )
 
 DB_FILE: Final = "keibi.db"
@@ -251,6 +255,54 @@ class Store:
                 sa.insert(detector_state),
                 [{"detector_id": did, "state": blob, "updated_at": at} for did, blob in states.items()],
             )
+
+    # -- behaviour profiles -----------------------------------------------------------------
+
+    def profiles(
+        self, detector_id: str | None = None, *, entity: str | None = None
+    ) -> dict[str, pl.DataFrame]:
+        """The stored behaviour profiles: detector id → its :data:`PROFILE` frame (only
+        ``detector_id``'s, or only ``entity``'s rows, when given)."""
+        query = sa.select(profiles)
+        if detector_id is not None:
+            query = query.where(profiles.c.detector_id == detector_id)
+        if entity is not None:
+            query = query.where(profiles.c.entity == entity)
+        with self._transaction("read profiles", read=True) as conn:
+            rows = conn.execute(query.order_by(profiles.c.detector_id)).all()
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(tuple(row[1:]))
+        return {did: pl.DataFrame(data, schema=PROFILE, orient="row") for did, data in out.items()}
+
+    def save_profile(self, detector_id: str, profile: pl.DataFrame, before: pl.DataFrame | None) -> int:
+        """Write what changed from ``before`` (the frame as loaded) to ``profile``: rows new or
+        different are replaced, rows gone are deleted. Returns the rows written or deleted."""
+        key = list(PROFILE_KEY)
+        profile = profile.cast(PROFILE)
+        before = pl.DataFrame(schema=PROFILE) if before is None else before.cast(PROFILE)
+        changed = profile.join(before, on=profile.columns, how="anti", nulls_equal=True)
+        gone = before.join(profile, on=key, how="anti")
+        stale = pl.concat([changed.select(key), gone.select(key)])
+        if stale.is_empty():
+            return 0
+        c = profiles.c
+        delete = sa.delete(profiles).where(
+            c.detector_id == sa.bindparam("d"),
+            c.entity == sa.bindparam("e"),
+            c.feature == sa.bindparam("f"),
+            c.value == sa.bindparam("v"),
+        )
+        with self._transaction("write profiles") as conn:
+            conn.execute(
+                delete, [{"d": detector_id, "e": e, "f": f, "v": v} for e, f, v in stale.iter_rows()]
+            )
+            if not changed.is_empty():
+                conn.execute(
+                    sa.insert(profiles),
+                    [{"detector_id": detector_id, **row} for row in changed.iter_rows(named=True)],
+                )
+        return stale.height
 
     # -- threat and trusted lists (keibi.store.intel_lists) -----------------------------------
 

@@ -103,6 +103,22 @@ detector_state = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Behaviour baselines (``keibi.detect.behavior.profile``): what each entity did, per detector.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("detector_id", sa.String(128), primary_key=True),
+    sa.Column("entity", sa.String(512), primary_key=True),
+    sa.Column("feature", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), primary_key=True),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("peak", sa.Float, nullable=True),
+    sa.Column("total", sa.Float, nullable=True),
+)
+
 # Threat and trusted lists kept in the store (``keibi intel add``), one row each, with the state
 # of their last refresh; ``intel_list_versions`` holds the parsed content of the current and the
 # previous version (Arrow IPC tables, or the raw document for ``aws-ip-ranges``).

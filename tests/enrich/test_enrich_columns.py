@@ -51,7 +51,9 @@ def test_cloudtrail_remote_ip_only_for_addresses() -> None:
         "remote_ip",
         *[f"remote_{c}" for c in INTEL_COLS],
         *[f"remote_aws_{c}" for c in ("prefix", "region", "service")],
+        *[f"remote_{c}" for c in ("country", "asn", "lat", "lon")],
     ]
+    assert out.filter(pl.col("remote_ip") == "1.2.3.4")["remote_country"].to_list() != [None]
     services = out.filter(pl.col("source_ip").str.ends_with(".amazonaws.com"))
     assert not services.is_empty() and services["remote_ip"].null_count() == services.height
     assert out.filter(pl.col("remote_ip") == "1.2.3.4")["remote_trusted"].all()

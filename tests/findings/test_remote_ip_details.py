@@ -133,9 +133,9 @@ def test_one_country_lookup_per_build(geo: GeoIP, monkeypatch: pytest.MonkeyPatc
         calls.append(list(addresses))
         return real(addresses)
 
-    monkeypatch.setattr(iptocc, "country_code", counting)
     addresses = [ATTACKER, ATTACKER_V6, ATTACKER, "45.33.32.156"]
     frame = batch("cloudtrail", [trail_row(i, source_ip=a) for i, a in enumerate(addresses)])
+    monkeypatch.setattr(iptocc, "country_code", counting)
     found = hits(frame.with_columns(pl.col("source_ip").alias("_key")), ROOT_CALL, key=("_key",))
     records = build_findings(found, frame, "cloudtrail", TYPES, now=NOW, geo=geo)
     assert len(records) == 3
