@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from keibi.intel import Intel, address_table, normalise_domain
+from keibi.intel import GeoIP, Intel, address_table, normalise_domain
 from keibi.intel.lookup import ValueKind
 
 
@@ -37,7 +37,8 @@ def with_geo(events: pl.DataFrame, intel: Intel, *, column: str, prefix: str) ->
     ``column`` from ``intel.geo`` (null where unknown: no ASN or City database configured, or
     not a public address). Looked up once per distinct address; ``GeoIP`` caches across batches,
     so a batch costs one dictionary lookup per distinct caller."""
-    table = intel.geo.lookup(events[column]).select(
+    geo = intel.geo if intel.geo is not None else GeoIP()
+    table = geo.lookup(events[column]).select(
         pl.col("value").alias(column),
         pl.col("country_code").alias(f"{prefix}_country"),
         pl.col("asn").alias(f"{prefix}_asn"),
