@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import orjson
+import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -53,6 +54,10 @@ intel_app = typer.Typer(
 app.add_typer(findings_app, name="findings")
 app.add_typer(intel_app, name="intel")
 app.add_typer(tester_app, name="tester")
+profiles_app = typer.Typer(
+    help="What the behaviour baselines have learned: each entity's profile.", no_args_is_help=True
+)
+app.add_typer(profiles_app, name="profiles")
 
 err = Console(stderr=True)
 
@@ -605,6 +610,125 @@ def list_detectors(
                 ", ".join(row["data_sources"]),
                 row["detection"],
                 row["detector"] or "[dim]not yet[/]",
+            )
+        _stdout().print(table)
+
+    _guard(run)
+
+
+# -- keibi profiles -------------------------------------------------------------------------------
+
+
+@profiles_app.command("list")
+def profiles_list(fmt: FormatOption = OutputFormat.table, config: ConfigOption = None) -> None:
+    """Per behaviour detector: how many entities it profiles, how many values it keeps, since when."""
+
+    def run() -> None:
+        from keibi.detect.behavior.profile import ENTITY
+
+        with _open_store(_config(config)) as store:
+            stored = store.profiles()
+        rows: list[dict[str, Any]] = []
+        for did, frame in sorted(stored.items()):
+            known = frame.filter(pl.col("feature") == ENTITY)
+            rows.append(
+                {
+                    "detector": did,
+                    "entities": known.height,
+                    "values": frame.height - known.height,
+                    "since": _iso(known["first_seen"].min()),  # type: ignore[arg-type]
+                    "lastSeen": _iso(known["last_seen"].max()),  # type: ignore[arg-type]
+                }
+            )
+        if fmt is OutputFormat.json:
+            _write_json(rows, None)
+            return
+        table = Table(title="Behaviour profiles", title_justify="left")
+        for col in ("Detector", "Entities", "Values", "Since", "Last seen"):
+            table.add_column(col)
+        for row in rows:
+            table.add_row(
+                row["detector"],
+                str(row["entities"]),
+                str(row["values"]),
+                row["since"] or "-",
+                row["lastSeen"] or "-",
+            )
+        _stdout().print(table)
+
+    _guard(run)
+
+
+@profiles_app.command("show")
+def profiles_show(
+    entity: Annotated[str, typer.Argument(help="The entity: a principal ARN, instance id, account:ID, ...")],
+    detector: Annotated[str | None, typer.Option("--detector", help="Only this detector's profile.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """Everything keibi has learned about one entity: each value, when first and last seen, how often."""
+
+    def run() -> None:
+        from keibi.detect.behavior.profile import ENTITY, frequency
+
+        with _open_store(_config(config)) as store:
+            stored = store.profiles(detector, entity=entity)
+        if not stored:
+            raise KeibiError(
+                f"no profile for entity {entity!r} (`keibi profiles list` shows what is profiled)"
+            )
+        out: list[dict[str, Any]] = []
+        for did, frame in sorted(stored.items()):
+            since = frame.filter(pl.col("feature") == ENTITY)["first_seen"].min()
+            newest = frame["last_seen"].max()
+            rated = frame.filter(pl.col("feature") != ENTITY).with_columns(
+                pl.lit(since).alias("_since"),
+                pl.lit(newest).alias("event_time"),
+            )
+            rated = rated.with_columns(frequency("days", "_since").alias("frequency")).sort(
+                "feature", "count", descending=[False, True]
+            )
+            for row in rated.iter_rows(named=True):
+                out.append(
+                    {
+                        "detector": did,
+                        "feature": row["feature"],
+                        "value": row["value"],
+                        "firstSeen": _iso(row["first_seen"]),
+                        "lastSeen": _iso(row["last_seen"]),
+                        "count": row["count"],
+                        "days": row["days"],
+                        "frequency": row["frequency"],
+                        "peak": row["peak"],
+                    }
+                )
+        if fmt is OutputFormat.json:
+            _write_json(out, None)
+            return
+        table = Table(title=f"Profile of {entity}", title_justify="left")
+        for col in (
+            "Detector",
+            "Feature",
+            "Value",
+            "First seen",
+            "Last seen",
+            "Count",
+            "Days",
+            "Frequency",
+            "Peak",
+        ):
+            table.add_column(col)
+        for row in out:
+            table.add_row(
+                row["detector"],
+                row["feature"],
+                row["value"] or "-",
+                row["firstSeen"] or "-",
+                row["lastSeen"] or "-",
+                str(row["count"]),
+                str(row["days"]),
+                row["frequency"],
+                "-" if row["peak"] is None else f"{row['peak']:,.0f}",
             )
         _stdout().print(table)
 

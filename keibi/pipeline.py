@@ -39,7 +39,7 @@ import polars as pl
 
 from keibi.detect import ROW, DetectContext, Detector, DetectorRegistry, DetectSettings, detectors
 from keibi.enrich import enrich
-from keibi.findings import FindingRecord, build_findings
+from keibi.findings import DETAIL_COLUMNS, EVIDENCE_COLUMNS, FindingRecord, build_findings
 from keibi.intel import Intel
 from keibi.sources import SOURCES, LocalLocation, LogFile, PlannedFile, Report, SourceName, plan, read
 from keibi.store import Store
@@ -150,6 +150,8 @@ class Engine:
             batch = enrich(batch, source, self.intel)
         for det in self.registry.for_source(source):
             rows = batch if batch is None or det.prefilter is None else batch.filter(det.prefilter)
+            if rows is not None and det.columns is not None:
+                rows = rows.select(c for c in _kept_columns(source, det.columns) if c in rows.columns)
             if det.window is None:
                 if rows is not None and not rows.is_empty():
                     self._detect(det, rows)
@@ -201,6 +203,11 @@ class Engine:
         for stored in self.store.upsert_findings(self._pending):
             self.touched[stored["id"]] = None
         self._pending, self._pending_evidence = [], 0
+
+
+def _kept_columns(source: SourceName, columns: Sequence[str]) -> dict[str, None]:
+    """A slimmed detector's columns plus those its findings are built from (ordered, no repeats)."""
+    return dict.fromkeys([*EVIDENCE_COLUMNS, *DETAIL_COLUMNS[source], *columns])
 
 
 def list_versions(intel: Intel) -> dict[str, str]:

@@ -61,7 +61,9 @@ class Detector:
 
     ``prefilter`` (optional) is applied by the engine before anything is buffered, so a
     windowed detector only keeps the rows it could ever use. ``window`` returns the
-    window length from the settings.
+    window length from the settings. ``columns`` (optional) names the only columns the
+    detector reads: the engine then hands it (and carries between batches) just those, plus
+    what findings are built from, so an hour-long window of flows costs a few columns, not all.
     """
 
     id: str
@@ -70,6 +72,7 @@ class Detector:
     fn: DetectFn
     window: WindowFn | None = None
     prefilter: pl.Expr | None = None
+    columns: tuple[str, ...] | None = None
 
     def __call__(self, batch: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
         return self.fn(batch, ctx)
@@ -95,9 +98,10 @@ class DetectorRegistry:
         emits: tuple[FindingType, ...],
         window: WindowFn | None = None,
         prefilter: pl.Expr | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> Callable[[DetectFn], DetectFn]:
         def decorate(fn: DetectFn) -> DetectFn:
-            self.add(Detector(id, source, emits, fn, window, prefilter))
+            self.add(Detector(id, source, emits, fn, window, prefilter, columns))
             return fn
 
         return decorate

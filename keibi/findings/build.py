@@ -108,6 +108,9 @@ DETAIL_COLUMNS: Final[dict[SourceName, tuple[str, ...]]] = {
     "dns": ("query_name", "domain", "transport", "firewall_rule_action", "instance_id", "srcaddr", "vpc_id"),
 }
 
+# The columns every finding reads besides DETAIL_COLUMNS: aggregation, time and evidence pointers.
+EVIDENCE_COLUMNS: Final = ("event_time", "account_id", "region", "_file", "_line", "event_id")
+
 # The column of the latest record holding the remote address that ``remoteIpDetails`` places.
 _REMOTE_COLUMNS: Final[dict[SourceName, str]] = {"cloudtrail": "source_ip", "vpc_flow": "remote_ip"}
 
