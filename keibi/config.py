@@ -131,6 +131,17 @@ _DETECT_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "behavior_account_learning_days": ("behavior_account_learning", lambda v: timedelta(days=v)),
     "behavior_retention_days": ("behavior_retention", lambda v: timedelta(days=v)),
     "behavior_max_values": ("behavior_max_values", int),
+    "s3_anomaly_min_calls": ("s3_anomaly_min_calls", int),
+    "s3_anomaly_volume_factor": ("s3_anomaly_volume_factor", float),
+    "s3_anomaly_min_signals": ("s3_anomaly_min_signals", int),
+    "spambot_min_hosts": ("spambot_min_hosts", int),
+    "dns_recursion_min_servers": ("dns_recursion_min_servers", int),
+    "traffic_volume_min_bytes": ("traffic_volume_min_bytes", int),
+    "traffic_volume_factor": ("traffic_volume_factor", float),
+    "iam_anomaly_min_signals": ("iam_anomaly_min_signals", int),
+    "console_login_window_minutes": ("console_login_window", lambda v: timedelta(minutes=v)),
+    "console_login_max_kmh": ("console_login_max_kmh", float),
+    "console_login_min_km": ("console_login_min_km", float),
 }
 
 

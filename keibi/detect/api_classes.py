@@ -13,6 +13,10 @@ call, an exact name beats a prefix, a longer prefix a shorter one, and at equal 
 specificity a named source beats ``*``. No matching row: no class (null). :data:`CLASSES`
 lists the classes.
 
+The same matcher reads other tables of this shape with their own class column and class set
+(``keibi/detect/behavior/data/api_tactics.csv``: column ``tactic``): :func:`parse_rules` and
+:func:`read_rules` take ``classes`` and ``column``, and :func:`classify` any parsed rules.
+
 >>> frame.with_columns(api_class(pl.col("event_source"), pl.col("event_name")).alias("api_class"))
 """
 
@@ -53,8 +57,12 @@ class ApiClassRule:
         return self.event_name.removesuffix(ANY)
 
 
-def parse_rules(text: str, origin: str = TABLE) -> tuple[ApiClassRule, ...]:
-    """The rows of an API class table (``#`` lines are comments); ``ValueError`` names the bad line."""
+def parse_rules(
+    text: str, origin: str = TABLE, *, classes: tuple[str, ...] = CLASSES, column: str = "class"
+) -> tuple[ApiClassRule, ...]:
+    """The rows of an API class table (``#`` lines are comments); ``ValueError`` names the bad
+    line. ``column`` names the third column and ``classes`` the values it may hold."""
+    header_names = (*HEADER[:2], column, HEADER[3])
     numbered = [
         (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
     ]
@@ -62,8 +70,8 @@ def parse_rules(text: str, origin: str = TABLE) -> tuple[ApiClassRule, ...]:
         raise ValueError(f"{origin}: empty table")
     lines = iter(numbered)
     header_line, header = next(lines)
-    if tuple(next(csv.reader([header]))) != HEADER:
-        raise ValueError(f"{origin}:{header_line}: expected header {','.join(HEADER)}")
+    if tuple(next(csv.reader([header]))) != header_names:
+        raise ValueError(f"{origin}:{header_line}: expected header {','.join(header_names)}")
     rules: list[ApiClassRule] = []
     seen: set[tuple[str, str]] = set()
     for n, line in lines:
@@ -71,8 +79,10 @@ def parse_rules(text: str, origin: str = TABLE) -> tuple[ApiClassRule, ...]:
         if len(fields) != len(HEADER):
             raise ValueError(f"{origin}:{n}: expected {len(HEADER)} fields, got {len(fields)}")
         source, name, klass = (f.strip() for f in fields[:3])
-        if klass not in CLASSES:
-            raise ValueError(f"{origin}:{n}: unknown class {klass!r} (expected one of: {', '.join(CLASSES)})")
+        if klass not in classes:
+            raise ValueError(
+                f"{origin}:{n}: unknown {column} {klass!r} (expected one of: {', '.join(classes)})"
+            )
         if not source or (ANY in source and source != ANY):
             raise ValueError(f"{origin}:{n}: event_source must be a service host or {ANY}")
         if not name or ANY in name.removesuffix(ANY) or _SEP in source + name:
@@ -84,10 +94,18 @@ def parse_rules(text: str, origin: str = TABLE) -> tuple[ApiClassRule, ...]:
     return tuple(rules)
 
 
+def read_rules(
+    package: str, path: str, *, classes: tuple[str, ...] = CLASSES, column: str = "class"
+) -> tuple[ApiClassRule, ...]:
+    """The table shipped as ``path`` inside ``package`` (see :func:`parse_rules`)."""
+    text = files(package).joinpath(path).read_text(encoding="utf-8")
+    return parse_rules(text, f"{package.replace('.', '/')}/{path}", classes=classes, column=column)
+
+
 @cache
 def api_class_rules() -> tuple[ApiClassRule, ...]:
     """The shipped table, read once per process."""
-    return parse_rules(files("keibi.detect").joinpath(TABLE).read_text(encoding="utf-8"))
+    return read_rules("keibi.detect", TABLE)
 
 
 def classify(event_source: pl.Expr, event_name: pl.Expr, rules: tuple[ApiClassRule, ...]) -> pl.Expr:

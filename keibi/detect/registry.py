@@ -52,6 +52,13 @@ BUILTIN_MODULES = (
     "keibi.detect.s3.tor_ip",
     "keibi.detect.s3.pentest",
     "keibi.detect.iam.credential_exfiltration",
+    "keibi.detect.behavior.iam_anomaly",
+    "keibi.detect.behavior.console_login",
+    "keibi.detect.behavior.s3_anomaly",
+    "keibi.detect.behavior.network_port",
+    "keibi.detect.behavior.spambot",
+    "keibi.detect.behavior.dns_bypass",
+    "keibi.detect.behavior.traffic_volume",
 )
 
 

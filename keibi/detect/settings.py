@@ -68,6 +68,35 @@ class DetectSettings:
         established account is judged against the account's baseline while its own is
         young). Profiles forget what was not seen for ``behavior_retention`` and keep at most
         ``behavior_max_values`` values per entity and feature.
+    s3_anomaly_min_calls / s3_anomaly_volume_factor / s3_anomaly_min_signals: an established
+        principal's S3 calls of one kind (discovery, data read, write, delete, permission
+        change) on one bucket are anomalous in volume when, inside one ``behavior_window``,
+        they number at least ``s3_anomaly_min_calls`` and at least ``s3_anomaly_volume_factor``
+        times the most it made in any earlier window; an API new for it on the bucket is
+        anomalous when at least ``s3_anomaly_min_signals`` of bucket, network, country and
+        user-agent family are new for it too (``keibi.detect.behavior.s3_anomaly``).
+    spambot_min_hosts: an established instance with no port-25 history older than
+        ``behavior_learning`` that opens accepted SMTP (TCP/25) connections to at least this
+        many distinct public hosts inside one ``behavior_window`` is sending spam
+        (``keibi.detect.behavior.spambot``).
+    dns_recursion_min_servers: an instance that sends DNS (port 53) to at least this many
+        distinct public hosts inside one ``behavior_window``, or knew that many before it, is
+        resolving recursively itself (root, TLD and authoritative servers), so a new server is
+        no unusual resolver (``keibi.detect.behavior.dns_bypass``).
+    traffic_volume_min_bytes / traffic_volume_factor: an established instance's bytes sent
+        to one public host inside one ``behavior_window`` are unusual when they reach
+        ``traffic_volume_min_bytes`` and ``traffic_volume_factor`` times the larger of its
+        earlier peak per window to that host and its earlier peak to any single host
+        (``keibi.detect.behavior.traffic_volume``).
+    iam_anomaly_min_signals: a tactic API new for a principal (or, while the principal is
+        young, for its established account) is anomalous when at least this many of its
+        network, country, user-agent family and region are new for that baseline, the API
+        new for the whole account counting as one more (``keibi.detect.behavior.iam_anomaly``).
+    console_login_window / console_login_max_kmh / console_login_min_km: two consecutive
+        successful console sign-ins of one user at most ``console_login_window`` apart are
+        impossible travel when their places are more than ``console_login_min_km`` apart and
+        the speed between them exceeds ``console_login_max_kmh``
+        (``keibi.detect.behavior.console_login``).
     """
 
     portscan_window: timedelta = timedelta(minutes=10)
@@ -102,3 +131,14 @@ class DetectSettings:
     behavior_account_learning: timedelta = timedelta(days=14)
     behavior_retention: timedelta = timedelta(days=90)
     behavior_max_values: int = 500
+    s3_anomaly_min_calls: int = 100
+    s3_anomaly_volume_factor: float = 10.0
+    s3_anomaly_min_signals: int = 2
+    spambot_min_hosts: int = 5
+    dns_recursion_min_servers: int = 10
+    traffic_volume_min_bytes: int = 100_000_000
+    traffic_volume_factor: float = 10.0
+    iam_anomaly_min_signals: int = 2
+    console_login_window: timedelta = timedelta(hours=4)
+    console_login_max_kmh: float = 1000.0
+    console_login_min_km: float = 500.0

@@ -207,6 +207,32 @@ def s3_call(
     }
 
 
+def console_login(
+    when: datetime, user: str, *, ip: str = OFFICE_IP, success: bool = True, user_agent: str = CONSOLE_UA
+) -> dict[str, Any]:
+    """IAM user ``user``'s console sign-in (``ConsoleLogin``, ``AwsConsoleSignIn``) from ``ip``."""
+    record = user_call(
+        when,
+        user,
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        ip=ip,
+        user_agent=user_agent,
+        eventType="AwsConsoleSignIn",
+        readOnly=False,
+        responseElements={"ConsoleLogin": "Success" if success else "Failure"},
+        additionalEventData={
+            "LoginTo": "https://console.aws.amazon.com/console/home",
+            "MobileVersion": "No",
+            "MFAUsed": "Yes",
+        },
+    )
+    record["userIdentity"].pop("accessKeyId", None)
+    if not success:
+        record["errorMessage"] = "Failed authentication"
+    return record
+
+
 def flow(
     when: datetime,
     instance: str,
@@ -290,16 +316,45 @@ def write_flows(folder: Path, lines: Iterable[str]) -> list[Path]:
     return paths
 
 
+FLOW_HEADER_V2: Final = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+
+
+def write_flows_v2(folder: Path, lines: Iterable[str]) -> list[Path]:
+    """:func:`flow` lines written as default-format (v2) flow logs, one file per day: no
+    ``instance-id`` and no ``flow-direction``, so the ENI is all a detector can name."""
+    by_day: dict[str, list[str]] = {}
+    for line in lines:
+        f = line.split()
+        by_day.setdefault(datetime.fromtimestamp(int(f[11]), UTC).strftime("%Y/%m/%d"), []).append(
+            " ".join(["2", f[1], f[2], *f[4:15]])
+        )
+    paths = []
+    for date, rows in sorted(by_day.items()):
+        rows.sort(key=lambda r: int(r.split()[10]))
+        name = f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0behaviorv2_{date.replace('/', '')}T0000Z_{len(paths):04d}.log.gz"
+        path = folder / "AWSLogs" / ACCOUNT / "vpcflowlogs" / REGION / date / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(("\n".join([FLOW_HEADER_V2, *rows]) + "\n").encode(), 1))
+        paths.append(path)
+    return paths
+
+
 def scan_history(
     folder: Path,
     *,
     cloudtrail: Sequence[dict[str, Any]] = (),
     flows: Sequence[str] = (),
+    flows_v2: Sequence[str] = (),
     settings: DetectSettings | None = None,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    """Write the events and flows under ``folder`` and scan them; the findings created."""
-    paths = [*write_cloudtrail(folder, cloudtrail), *write_flows(folder, flows)]
+    """Write the events and flows (``flows_v2``: as v2 files) under ``folder`` and scan them;
+    the findings created."""
+    paths = [
+        *write_cloudtrail(folder, cloudtrail),
+        *write_flows(folder, flows),
+        *write_flows_v2(folder, flows_v2),
+    ]
     return scan_findings([folder] if paths else [], settings=settings, **kwargs)
 
 
