@@ -59,6 +59,7 @@ from typing import Final
 import polars as pl
 
 from keibi.detect import ROW, DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect.behavior._callers import agent_family, network, own_calls, principal
 from keibi.detect.behavior.profile import empty, established, fold, frequency, is_new, recall
 from keibi.detect.behavior.tactics import TACTICS, tactic
 
@@ -104,91 +105,9 @@ PRINCIPAL: Final = "principal"
 ACCOUNT: Final = "account"
 
 
-def agent_family(ua: pl.Expr) -> pl.Expr:
-    """A user agent's product and major version (``aws-cli/2``, ``Boto3/1``, ``Terraform/1``),
-    ``console`` for browsers and the console's own agents, ``AWS Internal``, a service host
-    name as it is; the first word when no version follows; null for no user agent."""
-    s = ua.str.strip_chars().str.strip_chars_start("[")
-    first = s.str.extract(r"^([^\s,;()\]]+)", 1)
-    terraform = s.str.extract(r"(?i)\bterraform/v?(\d+)", 1)
-    name = s.str.extract(r"^([A-Za-z][A-Za-z0-9_.\- ]*?)\s*[/ ]v?(\d+)", 1)
-    major = s.str.extract(r"^([A-Za-z][A-Za-z0-9_.\- ]*?)\s*[/ ]v?(\d+)", 2)
-    word = s.str.extract(r"^([A-Za-z][A-Za-z0-9_.\-]*)", 1)
-    lower = first.str.to_lowercase()
-    console = (
-        lower.str.starts_with("mozilla/")
-        | lower.str.contains("console", literal=True)
-        | lower.is_in(["signin.amazonaws.com", "aws-signin"])
-        | s.str.starts_with("AWS Signin")
-    )
-    family = (
-        pl.when(ua.is_null() | (s == ""))
-        .then(pl.lit(None, pl.String))
-        .when(s == "AWS Internal")
-        .then(pl.lit("AWS Internal"))
-        .when(console.fill_null(False))
-        .then(pl.lit("console"))
-        .when(terraform.is_not_null())
-        .then(pl.concat_str(pl.lit("Terraform/"), terraform))
-        .when(lower.str.ends_with(".amazonaws.com").fill_null(False))
-        .then(lower)
-        .when(name.is_not_null())
-        .then(pl.concat_str(name, pl.lit("/"), major))
-        .otherwise(pl.coalesce(word, pl.lit("other")))
-    )
-    return family.str.slice(0, 64)
-
-
-def network(ip: pl.Expr, asn: pl.Expr, aws_service: pl.Expr, aws_region: pl.Expr) -> pl.Expr:
-    """``AS<asn>`` when the ASN is known; else ``aws:<service>:<region>`` for an AWS address;
-    else the /16 (IPv4) or /32 (IPv6) the address is in."""
-    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3})\.\d{1,3}\.\d{1,3}$", 1)
-    v6 = ip.str.extract(r"^([0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}):", 1).str.to_lowercase()
-    return (
-        pl.when(asn.is_not_null())
-        .then(pl.concat_str(pl.lit("AS"), asn.cast(pl.String)))
-        .when(aws_service.is_not_null())
-        .then(pl.concat_str(pl.lit("aws:"), aws_service, pl.lit(":"), aws_region.fill_null("GLOBAL")))
-        .when(v4.is_not_null())
-        .then(pl.concat_str(v4, pl.lit(".0.0/16")))
-        .when(v6.is_not_null())
-        .then(pl.concat_str(v6, pl.lit("::/32")))
-        .otherwise(pl.lit(None, pl.String))
-    )
-
-
-def principal() -> pl.Expr:
-    """Whose behaviour a call is (see the module docstring); null: not a principal's own."""
-    role = pl.coalesce(
-        pl.col("session_issuer_arn"),
-        pl.col("user_arn").str.replace(
-            r"^arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/.*$", "arn:$1:iam::$2:role/$3"
-        ),
-    )
-    root = pl.coalesce(pl.col("user_arn"), pl.format("arn:aws:iam::{}:root", pl.col("account_id")))
-    return (
-        pl.when(pl.col("user_type") == "AssumedRole")
-        .then(role)
-        .when(pl.col("user_type") == "Root")
-        .then(root)
-        .when(pl.col("user_type") == "AWSService")
-        .then(pl.lit(None, pl.String))
-        .otherwise(pl.coalesce("user_arn", "principal_id"))
-    )
-
-
-def _own_calls() -> pl.Expr:
-    """Calls a principal made itself: not a service acting for it."""
-    return (
-        pl.col("invoked_by").is_null()
-        & (pl.col("user_type") != "AWSService").fill_null(True)
-        & pl.col("remote_ip").is_not_null()
-    )
-
-
 def _calls(events: pl.DataFrame) -> pl.DataFrame:
     """The principals' own calls with their entities and feature values."""
-    calls = events.filter(_own_calls(), pl.col("event_type").is_in(CALL_TYPES))
+    calls = events.filter(own_calls(), pl.col("event_type").is_in(CALL_TYPES))
     # Distinct user agents are few: normalise them once, not per call.
     agents = (
         calls.select(pl.col("user_agent").unique())
@@ -445,7 +364,7 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
     DETECTOR_ID,
     source="cloudtrail",
     emits=tuple(TYPES.values()),
-    prefilter=_own_calls(),
+    prefilter=own_calls(),
 )
 def iam_anomaly(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     s = ctx.settings

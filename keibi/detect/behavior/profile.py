@@ -158,12 +158,24 @@ def baseline_amounts(amounts: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFra
         pl.col("first_seen").alias("_s_since"),
     )
     key = list(KEY)
-    ordered = amounts.sort([*key, "window"]).with_columns(
-        pl.col("amount").cum_max().shift(1).over(key).alias("_c_peak"),
-        pl.col("amount").cum_count().shift(1).over(key).cast(pl.UInt64).alias("_c_n"),
-        pl.col("amount").cum_sum().shift(1).over(key).alias("_c_total"),
-        pl.col("window").min().over(key).alias("_c_since"),
+    # Running values per series. Most series have one window per call, and ``over`` costs per
+    # group, so only series with several windows pay for it (sorted: a series is a run of rows).
+    ordered = amounts.sort([*key, "window"]).with_columns(pl.struct(key).rle_id().alias("_g"))
+    several = (pl.col("_g") == pl.col("_g").shift(1)) | (pl.col("_g") == pl.col("_g").shift(-1))
+    ordered = ordered.with_columns(several.fill_null(False).alias("_several"))
+    runs = ordered.filter("_several").with_columns(
+        pl.col("amount").cum_max().shift(1).over("_g").alias("_c_peak"),
+        pl.col("amount").cum_count().shift(1).over("_g").cast(pl.UInt64).alias("_c_n"),
+        pl.col("amount").cum_sum().shift(1).over("_g").alias("_c_total"),
+        pl.col("window").min().over("_g").alias("_c_since"),
     )
+    alone = ordered.filter(~pl.col("_several")).with_columns(
+        pl.lit(None, pl.Float64).alias("_c_peak"),
+        pl.lit(None, pl.UInt64).alias("_c_n"),
+        pl.lit(None, pl.Float64).alias("_c_total"),
+        pl.col("window").alias("_c_since"),
+    )
+    ordered = pl.concat([alone, runs.cast(alone.schema)], how="vertical").drop("_g", "_several")
     joined = ordered.join(stored, on=key, how="left", nulls_equal=True)
     n = pl.col("_s_n").fill_null(0) + pl.col("_c_n").fill_null(0)
     return joined.select(

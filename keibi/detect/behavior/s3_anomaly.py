@@ -76,7 +76,7 @@ import polars as pl
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
 from keibi.detect.api_classes import api_class
-from keibi.detect.behavior.iam_anomaly import agent_family, network
+from keibi.detect.behavior._callers import agent_family, network, principal
 from keibi.detect.behavior.profile import (
     ENTITY,
     TIME,
@@ -187,12 +187,10 @@ S3_CALLS: Final = (
     )
 ).fill_null(False)
 
-PRINCIPAL: Final = (
-    pl.when(pl.col("user_type") == "AssumedRole")
-    .then(pl.col("session_issuer_arn"))
-    .when(pl.col("user_type").is_in(["IAMUser", "Root", "FederatedUser"]))
-    .then(pl.col("user_arn"))
-)
+# Anonymous and cross-account callers (AWSAccount) have no profile of their own here.
+PRINCIPAL: Final = pl.when(
+    pl.col("user_type").is_in(["AssumedRole", "IAMUser", "Root", "FederatedUser"])
+).then(principal())
 UA_FAMILY: Final = agent_family(pl.col("user_agent"))
 NETWORK: Final = network(
     pl.col("remote_ip"), pl.col("remote_asn"), pl.col("remote_aws_service"), pl.col("remote_aws_region")

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from keibi.detect import DetectSettings
-from keibi.detect.behavior.iam_anomaly import TYPES, agent_family, network
+from keibi.detect.behavior._callers import agent_family, network
+from keibi.detect.behavior.iam_anomaly import TYPES
 from keibi.findings import validate
 from keibi.store import Store
 from tests.detect._frames import check, samples
