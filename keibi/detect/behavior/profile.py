@@ -96,20 +96,10 @@ def fold(
             )
             .select(pl.col("_e").alias("entity"), pl.lit(name).alias("feature"), pl.all().exclude("_e"))
         )
-    seen = pl.concat(parts, how="vertical")
-    merged = profile.join(seen, on=list(KEY), how="full", coalesce=True, nulls_equal=True)
-    fresh_days = pl.col("_dates").list.len() - pl.col("_dates").list.contains(
-        pl.col("last_seen").dt.date()
-    ).fill_null(False).cast(pl.UInt32)
-    out = merged.select(
-        *KEY,
-        pl.min_horizontal("first_seen", "_first").alias("first_seen"),
-        pl.max_horizontal("last_seen", "_last").alias("last_seen"),
-        (pl.col("count").fill_null(0) + pl.col("_n").fill_null(0)).alias("count"),
-        (pl.col("days").fill_null(0) + fresh_days.fill_null(0)).alias("days"),
-        "peak",
-        "total",
-    ).cast(PROFILE)
+    seen = pl.concat(parts, how="vertical").with_columns(
+        pl.lit(None, pl.Float64).alias("_peak"), pl.lit(None, pl.Float64).alias("_total")
+    )
+    out = _merge(profile, seen)
     return prune(out, newest=_newest(base["_t"]), retention=retention, max_values=max_values)
 
 
@@ -129,20 +119,27 @@ def fold_amounts(
         pl.col("amount").max().alias("_peak"),
         pl.col("amount").sum().alias("_total"),
     )
+    out = _merge(profile, seen)
+    return prune(out, newest=_newest(amounts["window"]), retention=retention, max_values=max_values)
+
+
+def _merge(profile: pl.DataFrame, seen: pl.DataFrame) -> pl.DataFrame:
+    """``profile`` merged with ``seen`` (per key: ``_first``, ``_last``, ``_n``, ``_dates``,
+    ``_peak``, ``_total``); a day already counted (the stored ``last_seen``'s) is not counted again."""
     merged = profile.join(seen, on=list(KEY), how="full", coalesce=True, nulls_equal=True)
     fresh_days = pl.col("_dates").list.len() - pl.col("_dates").list.contains(
         pl.col("last_seen").dt.date()
     ).fill_null(False).cast(pl.UInt32)
-    out = merged.select(
+    total = pl.when(pl.col("total").is_null() & pl.col("_total").is_null()).then(None)
+    return merged.select(
         *KEY,
         pl.min_horizontal("first_seen", "_first").alias("first_seen"),
         pl.max_horizontal("last_seen", "_last").alias("last_seen"),
         (pl.col("count").fill_null(0) + pl.col("_n").fill_null(0)).alias("count"),
         (pl.col("days").fill_null(0) + fresh_days.fill_null(0)).alias("days"),
         pl.max_horizontal("peak", "_peak").alias("peak"),
-        (pl.col("total").fill_null(0.0) + pl.col("_total").fill_null(0.0)).alias("total"),
+        total.otherwise(pl.col("total").fill_null(0.0) + pl.col("_total").fill_null(0.0)).alias("total"),
     ).cast(PROFILE)
-    return prune(out, newest=_newest(amounts["window"]), retention=retention, max_values=max_values)
 
 
 def baseline_amounts(amounts: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
