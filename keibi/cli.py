@@ -1407,6 +1407,43 @@ def tester_generate(
     _guard(run)
 
 
+@tester_app.command("history")
+def tester_history(
+    outdir: Annotated[Path, typer.Argument(help="Directory to write AWSLogs/... and manifest.json into.")],
+    days: Annotated[
+        int, typer.Option("--days", min=29, help="Days of history; the anomalies run on days 22 to 28.")
+    ] = 30,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed; the same seed writes the same bytes.")
+    ] = 7,
+    delivery_minutes: Annotated[
+        int,
+        typer.Option(
+            "--delivery-minutes",
+            min=1,
+            max=60,
+            help="Time one log file covers (AWS delivers every 5 minutes).",
+        ),
+    ] = 5,
+) -> None:
+    """Write a month of an account's CloudTrail and VPC flow logs for behaviour baselines: dozens of
+    principals and instances at work, then one anomaly per behaviour finding type after day 21."""
+
+    def run() -> None:
+        from keibi.tester.history import generate_history
+
+        manifest = generate_history(outdir, seed=seed, days=days, delivery_minutes=delivery_minutes)
+        entities = manifest.entities
+        err.print(
+            f"wrote {days} days ({manifest.records['cloudtrail']} CloudTrail, {manifest.records['vpc_flow']} flow "
+            f"records) for {entities['principals']} principals, {entities['instances']} instances and "
+            f"{entities['buckets']} buckets, with {len(manifest.scenarios)} anomaly scenarios, to {outdir}",
+            highlight=False,
+        )
+
+    _guard(run)
+
+
 def _version(value: bool) -> None:
     if value:
         _stdout().print(f"keibi {__version__}")

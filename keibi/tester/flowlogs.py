@@ -219,14 +219,15 @@ def write_flow_logs(
     formats: Mapping[str, tuple[Sequence[str], int]],
     suffix: Vec,
     level: int,
+    delivery: int = DELIVERY_SECONDS,
 ) -> dict[str, set[str]]:
-    """Write one file per flow log per delivery interval; return tag → files holding its records.
+    """Write one file per flow log per delivery interval (``delivery`` seconds); return tag → files holding its records.
 
     A record goes to the delivery after its capture window ends; inside a file records are in
     ``start`` order, as AWS writes them per interface.
     """
     frame = frame.with_columns(
-        ((pl.col("end") // DELIVERY_SECONDS + 1) * DELIVERY_SECONDS).alias("_delivery"),
+        ((pl.col("end") // delivery + 1) * delivery).alias("_delivery"),
     ).sort(
         "flow_log",
         "_delivery",

@@ -72,3 +72,37 @@ class Manifest:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryManifest:
+    """Everything ``generate_history`` wrote: a month of benign activity, the anomalies after
+    day 21 (``scenarios``: the type each must raise on its resource) and their look-alikes
+    inside the baseline (``twins``: the type each resembles and must not raise).
+
+    ``entities`` counts what the baselines learn (``principals``, ``instances``, ``buckets``, …);
+    ``records`` and ``files`` count what was written per source.
+    """
+
+    seed: int
+    start: str
+    end: str
+    days: int
+    account_id: str
+    regions: tuple[str, ...]
+    vpc_id: str
+    scenarios: tuple[Scenario, ...]
+    twins: tuple[Scenario, ...]
+    background: tuple[Background, ...]
+    entities: Mapping[str, int] = field(default_factory=dict)
+    records: Mapping[str, int] = field(default_factory=dict)
+    files: Mapping[str, int] = field(default_factory=dict)
+
+    def finding_types(self) -> set[str]:
+        return {s.finding_type for s in self.scenarios}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
