@@ -149,9 +149,14 @@ class Engine:
                 state.watermark = newest
             batch = enrich(batch, source, self.intel)
         for det in self.registry.for_source(source):
-            rows = batch if batch is None or det.prefilter is None else batch.filter(det.prefilter)
-            if rows is not None and det.columns is not None:
-                rows = rows.select(c for c in _kept_columns(source, det.columns) if c in rows.columns)
+            rows = batch
+            if batch is not None and det.columns is not None:
+                # Slimmed first, then filtered: the filter copies only the kept columns.
+                mask = None if det.prefilter is None else batch.select(det.prefilter).to_series()
+                rows = batch.select(c for c in _kept_columns(source, det.columns) if c in batch.columns)
+                rows = rows if mask is None else rows.filter(mask)
+            elif batch is not None and det.prefilter is not None:
+                rows = batch.filter(det.prefilter)
             if det.window is None:
                 if rows is not None and not rows.is_empty():
                     self._detect(det, rows)

@@ -8,7 +8,44 @@ AWS range, or its /16), the user agent its product and major version (an upgrade
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
+
+CLOUDTRAIL_COLUMNS: Final = (
+    "event_source",
+    "event_name",
+    "event_type",
+    "event_category",
+    "management_event",
+    "user_type",
+    "user_arn",
+    "session_issuer_arn",
+    "principal_id",
+    "invoked_by",
+    "access_key_id",
+    "user_name",
+    "remote_ip",
+    "remote_asn",
+    "remote_aws_service",
+    "remote_aws_region",
+    "remote_country",
+    "remote_lat",
+    "remote_lon",
+    "user_agent",
+    "region",
+    "error_code",
+    "response_elements",
+    "request_parameters",
+    "user_account_id",
+    "source_ip",
+    "resources",
+    "additional_event_data",
+    "session_issuer_user_name",
+    "recipient_account_id",
+)
+"""The CloudTrail columns the behaviour detectors read (``Detector.columns``): the engine hands
+them only these (and what findings are built from), so a batch's copies stay narrow."""
 
 
 def agent_family(ua: pl.Expr) -> pl.Expr:

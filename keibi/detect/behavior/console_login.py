@@ -42,6 +42,7 @@ from typing import Final
 import polars as pl
 
 from keibi.detect import ROW, DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect.behavior._callers import CLOUDTRAIL_COLUMNS
 
 DETECTOR_ID: Final = "behavior.console_login"
 EARTH_RADIUS_KM: Final = 6371.0088  # mean radius (IUGG)
@@ -152,6 +153,7 @@ def _sign_ins(events: pl.DataFrame) -> pl.DataFrame:
     emits=(CONSOLE_LOGIN_SUCCESS_B,),
     window=lambda ctx: ctx.settings.behavior_window,
     prefilter=pl.col("event_name") == "ConsoleLogin",
+    columns=CLOUDTRAIL_COLUMNS,
 )
 def console_login(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     s = ctx.settings

@@ -54,12 +54,13 @@ signals), which is intended: that is how stolen keys look.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
 
 import polars as pl
 
 from keibi.detect import ROW, DetectContext, FindingType, Severity, detectors, hits, no_hits
-from keibi.detect.behavior._callers import agent_family, network, own_calls, principal
+from keibi.detect.behavior._callers import CLOUDTRAIL_COLUMNS, agent_family, network, own_calls, principal
 from keibi.detect.behavior.profile import empty, established, fold, frequency, is_new, recall
 from keibi.detect.behavior.tactics import TACTICS, tactic
 
@@ -100,14 +101,47 @@ UNUSUAL_KEYS: Final[dict[str, str]] = {
     "user_agent": "userAgent",
     "region": "region",
 }
+CALL_COLUMNS: Final = (
+    "event_time",
+    "account_id",
+    "region",
+    "event_source",
+    "event_name",
+    "event_type",
+    "event_category",
+    "management_event",
+    "user_type",
+    "user_arn",
+    "session_issuer_arn",
+    "principal_id",
+    "invoked_by",
+    "remote_ip",
+    "remote_asn",
+    "remote_aws_service",
+    "remote_aws_region",
+    "remote_country",
+    "user_agent",
+)
 USUAL_SHOWN: Final = 3  # usual values named per feature
 PRINCIPAL: Final = "principal"
 ACCOUNT: Final = "account"
 
 
-def _calls(events: pl.DataFrame) -> pl.DataFrame:
-    """The principals' own calls with their entities and feature values."""
-    calls = events.filter(own_calls(), pl.col("event_type").is_in(CALL_TYPES))
+def _calls(events: pl.DataFrame, window: timedelta) -> pl.DataFrame:
+    """The principals' own calls with their entities and feature values, one row per distinct
+    call (every column the rule reads) and window: ``event_time`` is its first record's time,
+    ``_last`` its last, ``_count`` how many records, ``_rows`` their ``_row``s, and ``_row`` the
+    first of them. A CI role's thousand identical Describe calls an hour are one row here, and a
+    batch's other columns (request parameters above all) are never copied."""
+    own = events.select(ROW, *CALL_COLUMNS).filter(own_calls(), pl.col("event_type").is_in(CALL_TYPES))
+    shape = [c for c in CALL_COLUMNS if c != "event_time"]
+    calls = own.group_by(*shape, pl.col("event_time").dt.truncate(window).alias("_window_start")).agg(
+        pl.col("event_time").min(),
+        pl.col("event_time").max().alias("_last"),
+        pl.len().alias("_count"),
+        pl.col(ROW).alias("_rows"),
+        pl.col(ROW).min(),
+    )
     # Distinct user agents are few: normalise them once, not per call.
     agents = (
         calls.select(pl.col("user_agent").unique())
@@ -136,6 +170,7 @@ def _calls(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+GROUPED: Final = ["_api", "_network", "_country", "_user_agent", "_region"]
 FEATURES: Final[dict[str, pl.Expr]] = {
     "api": pl.col("_api"),
     "network": pl.col("_network"),
@@ -365,21 +400,31 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
     source="cloudtrail",
     emits=tuple(TYPES.values()),
     prefilter=own_calls(),
+    columns=CLOUDTRAIL_COLUMNS,
 )
 def iam_anomaly(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     s = ctx.settings
-    calls = _calls(events)
+    calls = _calls(events, s.behavior_window)
     # Fold the batch in first: novelty is decided on event time against the profile that
-    # includes it (profile.py), so the result does not depend on where batches break.
+    # includes it (profile.py), so the result does not depend on where batches break. Each
+    # distinct call stands for its records (weight) from its first to its last time.
     profile = ctx.profiles.get(DETECTOR_ID, empty())
+    keep = ["_principal", "_account", *GROUPED]
+    spans = pl.concat(
+        [
+            calls.select(*keep, "event_time", pl.col("_count").cast(pl.UInt64).alias("_weight")),
+            calls.select(*keep, pl.col("_last").alias("event_time"), pl.lit(0, pl.UInt64).alias("_weight")),
+        ]
+    )
     for entity in ("_principal", "_account"):
         profile = fold(
             profile,
-            calls,
+            spans,
             entity=pl.col(entity),
             features=FEATURES,
             retention=s.behavior_retention,
             max_values=s.behavior_max_values,
+            weight="_weight",
         )
     ctx.profiles[DETECTOR_ID] = profile
     candidates = _with_tactic(calls)
@@ -388,7 +433,14 @@ def iam_anomaly(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     found = _anomalous(candidates, profile, ctx)
     if found.is_empty():
         return no_hits()
-    found = _info(found, profile)
+    # The verdict of a distinct call holds for each of its records: they are the evidence.
+    found = (
+        _info(found, profile)
+        .select("_rows", "_principal", "_tactic", "_info")
+        .explode("_rows")
+        .rename({"_rows": ROW})
+        .join(events.select(ROW, "event_time", "account_id", "region"), on=ROW, how="inner")
+    )
     out = [
         hits(found.filter(pl.col("_tactic") == name), ftype, key=("_principal",), info=pl.col("_info"))
         for name, ftype in TYPES.items()

@@ -26,8 +26,10 @@ in which it was new. ``additionalInfo`` explains it against the instance's usual
 GuardDuty's ``Anomaly``: the usual ports by frequency word under ``profiles.instance.remotePort``
 and the new one under ``unusual.behavior``.
 
-Not windowed: novelty needs no complete window, and the detector sees every flow record, so
-it learns presence (since when instances and fleets are known) from all of them.
+Not windowed: novelty needs no complete window. Its prefilter passes the instances' own
+connections on server ports and each instance's first record of the batch, from which it
+learns presence (since when instances and fleets are known, ``keibi.detect.behavior._flows``);
+the profile is folded from the first and last record of each (instance, port, window).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import polars as pl
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
 from keibi.detect.behavior._flows import (
+    COLUMNS,
+    FIRST_RECORD,
     OWN_CONNECTION,
     PROTOCOL,
     TCP,
@@ -75,21 +79,46 @@ SERVER_PORT: Final = (
 PORT_FEATURE: Final = "remote_port"
 
 
-@detectors.register(ID, source="vpc_flow", emits=(NETWORK_PORT_UNUSUAL,))
+@detectors.register(
+    ID,
+    source="vpc_flow",
+    emits=(NETWORK_PORT_UNUSUAL,),
+    prefilter=(OWN_CONNECTION & SERVER_PORT) | FIRST_RECORD,
+    columns=COLUMNS,
+)
 def network_port(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     settings = ctx.settings
     window = settings.behavior_window
-    framed = with_keys(flows, window)
     port = pl.when(OWN_CONNECTION & SERVER_PORT).then(pl.col("remote_port"))
+    framed = with_keys(flows, window).with_columns(port.alias("_port"))
+    # Novelty and learning need only the first and last record of each (instance, port,
+    # window): the profile is folded from those and the rule judged on them, and the records
+    # come back only for the findings' evidence. A web server's thousands of HTTPS records per
+    # hour then cost one group-by, not four joins.
+    edges = framed.group_by("resource", "fleet", "_port", "_start").agg(
+        pl.col("event_time").min().alias("_first"), pl.col("event_time").max().alias("_last")
+    )
+    reduced = pl.concat(
+        [
+            edges.select(pl.exclude("_first", "_last"), pl.col(c).alias("event_time"))
+            for c in ("_first", "_last")
+        ]
+    )
     profile = fold_both(
         ctx.profiles.get(ID, empty()),
-        framed,
+        reduced,
         settings,
-        instance={PORT_FEATURE: port},
-        fleet={PORT_FEATURE: port},
+        instance={PORT_FEATURE: pl.col("_port")},
+        fleet={PORT_FEATURE: pl.col("_port")},
     )
     ctx.profiles[ID] = profile
-    candidates = framed.filter(OWN_CONNECTION, SERVER_PORT)
+    candidates = edges.filter(pl.col("_port").is_not_null()).select(
+        "resource",
+        "fleet",
+        "_start",
+        pl.col("_port").alias("remote_port"),
+        pl.col("_first").alias("event_time"),
+    )
     if candidates.is_empty():
         return no_hits()
     candidates = recall(
@@ -100,11 +129,14 @@ def network_port(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     )
     log4j = pl.col("remote_port").is_in(LOG4J_PORTS)
     fleet_new = is_new("_fleet_first_seen", window)
-    found = judged(candidates, profile, settings).filter(
+    anomalous = judged(candidates, profile, settings).filter(
         pl.col("_established"), is_new("_own_first_seen", window), fleet_new | log4j
     )
-    if found.is_empty():
+    if anomalous.is_empty():
         return no_hits()
+    found = framed.filter(pl.col("_port").is_not_null()).join(
+        anomalous.drop("fleet", "event_time"), on=["resource", "_start", "remote_port"], how="inner"
+    )
     found = usual(found, profile, PORT_FEATURE).with_columns(fleet_new.alias("_fleet_new"))
     return hits(
         found,

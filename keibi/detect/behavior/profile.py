@@ -68,15 +68,22 @@ def fold(
     retention: timedelta,
     max_values: int,
     time: str = "event_time",
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """``profile`` with ``frame``'s records added: per record, the entity (``entity``, null:
     the record is skipped) and each feature's value (null: that feature is not observed).
+    ``weight`` names a column saying how many records a row stands for (a caller that has
+    already grouped identical records); without it every row is one record.
 
     >>> fold(empty(), events, entity=pl.col("principal"), features={"api": pl.col("api")}, ...)
     """
     if frame.is_empty():
         return profile
-    columns = {"_e": entity.cast(pl.String).str.slice(0, MAX_ENTITY_CHARS), "_t": pl.col(time)}
+    columns = {
+        "_e": entity.cast(pl.String).str.slice(0, MAX_ENTITY_CHARS),
+        "_t": pl.col(time),
+        "_w": pl.lit(1, pl.UInt64) if weight is None else pl.col(weight).cast(pl.UInt64),
+    }
     names = [ENTITY, *features]
     for i, expr in enumerate(features.values()):
         columns[f"_f{i}"] = expr.cast(pl.String).str.slice(0, MAX_VALUE_CHARS)
@@ -85,13 +92,13 @@ def fold(
     for i, name in enumerate(names):
         value = pl.lit("") if i == 0 else pl.col(f"_f{i - 1}")
         parts.append(
-            base.select("_e", "_t", value.alias("value"))
+            base.select("_e", "_t", "_w", value.alias("value"))
             .drop_nulls("value")
             .group_by("_e", "value")
             .agg(
                 pl.col("_t").min().alias("_first"),
                 pl.col("_t").max().alias("_last"),
-                pl.len().cast(pl.UInt64).alias("_n"),
+                pl.col("_w").sum().alias("_n"),
                 pl.col("_t").dt.date().unique().alias("_dates"),
             )
             .select(pl.col("_e").alias("entity"), pl.lit(name).alias("feature"), pl.all().exclude("_e"))

@@ -76,7 +76,7 @@ import polars as pl
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
 from keibi.detect.api_classes import api_class
-from keibi.detect.behavior._callers import agent_family, network, principal
+from keibi.detect.behavior._callers import CLOUDTRAIL_COLUMNS, agent_family, network, principal
 from keibi.detect.behavior.profile import (
     ENTITY,
     TIME,
@@ -215,6 +215,7 @@ CALLS_FEATURE: Final = "calls"
     emits=tuple(t for t, _ in KINDS.values()),
     window=lambda ctx: ctx.settings.behavior_window,
     prefilter=S3_CALLS,
+    columns=CLOUDTRAIL_COLUMNS,
 )
 def s3_anomaly(events: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     s = ctx.settings

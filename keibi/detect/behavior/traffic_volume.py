@@ -6,8 +6,12 @@ says it sends (its model is not published). keibi's rule, windowed on ``behavior
 
 **What counts.** The instance's own bytes: accepted records whose source is the instance's
 side (``srcaddr`` is the local address), to a public host on no trusted list, whichever side
-opened the connection (a server's answers are its bytes too). Per (instance, remote host,
-window) their bytes are summed.
+opened the connection (a server's answers are its bytes too), carrying at least
+:data:`MIN_RECORD_BYTES` (256 kB): a bulk transfer's records carry megabytes (a flow record
+sums a connection over up to ten minutes), while the small records of web responses and API
+calls, most of a server's traffic, would have the window hold an hour of nearly every record
+for nothing. Per (instance, remote host, window) their bytes are summed; the baseline counts
+the same records.
 
 **Baseline** (``profile.fold_amounts``/``baseline_amounts``, this detector's profile): for
 each (instance, host) the peak per-window bytes sent to that host in earlier windows, and for
@@ -67,12 +71,13 @@ TRAFFIC_VOLUME_UNUSUAL = FindingType(
 ID: Final = "behavior.traffic_volume"
 FEATURE: Final = "bytes_out"
 ANY_HOST: Final = "*"
+MIN_RECORD_BYTES: Final = 256_000
 SENT: Final = (
-    (pl.col("action") == "ACCEPT")
+    (pl.col("bytes") >= MIN_RECORD_BYTES)
+    & (pl.col("action") == "ACCEPT")
     & (pl.col("srcaddr") == pl.col("local_ip"))
     & ~pl.col("remote_private").fill_null(True)
     & not_trusted()
-    & (pl.col("bytes") > 0)
 ).fill_null(False)
 
 
@@ -117,8 +122,15 @@ def traffic_volume(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
         ]
     )
     based = baseline_amounts(_could_be_unusual(amounts, settings.traffic_volume_min_bytes), before)
+    # The decision reads only the any-host series (a host's own peak never exceeds it), so a
+    # host's series is kept only when it is big enough to be worth naming in an explanation: a
+    # web server's thousands of clients would otherwise fill the profile with noise.
+    worth = settings.traffic_volume_min_bytes / settings.traffic_volume_factor
     profile = fold_amounts(
-        before, amounts, retention=settings.behavior_retention, max_values=settings.behavior_max_values
+        before,
+        amounts.filter((pl.col("value") == ANY_HOST) | (pl.col("amount") >= worth)),
+        retention=settings.behavior_retention,
+        max_values=settings.behavior_max_values,
     )
     ctx.profiles[ID] = profile
     host = based.filter(pl.col("value") != ANY_HOST).select(
