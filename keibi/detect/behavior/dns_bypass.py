@@ -62,7 +62,7 @@ from keibi.detect.behavior.profile import empty, is_new, recall
 
 
 def _doh_servers() -> tuple[str, ...]:
-    """The shipped DoH addresses, IPv6 in every textual form a flow log may write."""
+    """The shipped DoH addresses, IPv6 in every textual form a flow log may write, either case."""
     text = files("keibi.detect.behavior").joinpath("data/doh_servers.txt").read_text(encoding="utf-8")
     forms: set[str] = set()
     for line in text.splitlines():
@@ -73,7 +73,8 @@ def _doh_servers() -> tuple[str, ...]:
         forms.update((ip.compressed, ip.exploded))
         if ip.version == 6:
             forms.add(":".join(f"{int(group, 16):x}" for group in ip.exploded.split(":")))
-    return tuple(sorted(forms))
+    # Upper-case forms too, so the batch's addresses are matched as written, not lower-cased first.
+    return tuple(sorted(forms | {form.upper() for form in forms}))
 
 
 UNUSUAL_DNS_RESOLVER = FindingType(
@@ -126,7 +127,7 @@ DOT_PORT: Final = (pl.col("remote_port") == 853) & (pl.col("protocol") == TCP)
 DOH_PORT: Final = (
     (pl.col("remote_port") == 443)
     & pl.col("protocol").is_in([TCP, UDP])
-    & pl.col("remote_ip").str.to_lowercase().is_in(DOH_SERVERS)
+    & pl.col("remote_ip").is_in(DOH_SERVERS)
 )
 CANDIDATE: Final = (OWN_CONNECTION & (DNS_PORT | DOT_PORT | DOH_PORT)).fill_null(False)
 KIND: Final = pl.when(DNS_PORT).then(pl.lit(RESOLVER)).when(DOT_PORT).then(pl.lit(DOT)).otherwise(pl.lit(DOH))
