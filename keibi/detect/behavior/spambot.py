@@ -102,6 +102,18 @@ def spambot(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     return hits(found, SPAMBOT, key=("resource",), resource_role="ACTOR", info=_info(span_text(window)))
 
 
+def _ago(gap: pl.Expr) -> pl.Expr:
+    """A duration as people say it: ``40 minutes``, ``5 hours``, ``3 days``."""
+    minutes, hours = gap.dt.total_minutes(), gap.dt.total_hours()
+    return (
+        pl.when(minutes < 120)
+        .then(pl.format("{} minutes", minutes))
+        .when(hours < 48)
+        .then(pl.format("{} hours", hours))
+        .otherwise(pl.format("{} days", gap.dt.total_days()))
+    )
+
+
 def _info(span: str) -> pl.Expr:
     new = pl.col("_port_first_seen") >= pl.col("_start")
     history = (
@@ -109,8 +121,8 @@ def _info(span: str) -> pl.Expr:
         .then(pl.format("no port-25 traffic in its {} days of history", history_days("_since")))
         .otherwise(
             pl.format(
-                "its first port-25 traffic was only {} hours before, within the learning period",
-                (pl.col("_start") - pl.col("_port_first_seen")).dt.total_hours(),
+                "its first port-25 traffic was only {} before, within the learning period",
+                _ago(pl.col("_start") - pl.col("_port_first_seen")),
             )
         )
     )
