@@ -11,7 +11,8 @@ vpc_flow
     the connection, GuardDuty's ``connectionDirection``, so the ports decide it first (a
     local well-known or registered port facing an ephemeral one is ``INBOUND`` even on an
     ``egress`` reply record). Also ``remote_private`` (bool, null when ``remote_ip`` is not
-    an IP): the remote side is in a non-routable range.
+    an IP): the remote side is in a non-routable range; ``first_of_interface`` (bool): the
+    record is its interface's earliest in the batch (behaviour detectors learn presence from it).
 cloudtrail
     ``remote_ip``: ``sourceIPAddress`` when it is an IP address (null for AWS service
     host names). Whether that address is AWS's (``keibi.intel.aws_ranges``: the shipped

@@ -50,6 +50,13 @@ def enrich(batch: pl.DataFrame, source: SourceName, intel: Intel) -> pl.DataFram
             kind="ip",
             addresses=addresses,
         )
+        # Each interface's earliest record of the batch: behaviour detectors learn from it since
+        # when an instance is known, whichever records they keep (computed once, not per detector).
+        out = out.with_columns(
+            (pl.col("event_time") == pl.col("event_time").min().over("interface_id"))
+            .fill_null(False)
+            .alias("first_of_interface")
+        )
     elif source == "dns":
         out = with_lists(dns_domain(batch), intel, column="domain", prefix="domain", kind="domain")
         out = with_answer_feeds(out, intel)

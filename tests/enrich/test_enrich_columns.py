@@ -38,7 +38,10 @@ def test_vpc_flow_columns() -> None:
         "remote_private": pl.Boolean(),
         "direction": pl.String(),
         **{f"remote_{c}": pl.Boolean() if c == "trusted" else pl.String() for c in INTEL_COLS},
+        "first_of_interface": pl.Boolean(),
     }
+    firsts = out.filter("first_of_interface")
+    assert firsts["interface_id"].n_unique() == firsts.height == out["interface_id"].n_unique()
     assert out["remote_custom_list"].to_list() == ["threat", "threat", None, None, "threat", "threat"]
     assert out["direction"].to_list() == ["INBOUND", "INBOUND", "INBOUND", "INBOUND", "OUTBOUND", "OUTBOUND"]
 

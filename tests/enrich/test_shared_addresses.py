@@ -8,6 +8,8 @@ entries that match a local address only (present in the shared table, absent fro
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import polars as pl
 from polars.testing import assert_frame_equal
 
@@ -43,7 +45,14 @@ def _flows() -> pl.DataFrame:
     }
     # Several chunks, as a batch concatenated from parsed frames is.
     part = pl.DataFrame(ROWS, schema=schema, orient="row")
-    return pl.concat([part, part.reverse(), part], rechunk=False)
+    flows = pl.concat([part, part.reverse(), part], rechunk=False)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    return flows.with_columns(
+        pl.lit("eni-0123456789abcdef0").alias("interface_id"),
+        pl.datetime_range(start, start + timedelta(seconds=flows.height - 1), "1s", eager=True).alias(
+            "event_time"
+        ),
+    )
 
 
 def test_shared_table_gives_the_unshared_result() -> None:
@@ -51,7 +60,9 @@ def test_shared_table_gives_the_unshared_result() -> None:
     sides = flow_sides(flows)
     looked = INTEL.lookup(sides["remote_ip"], kind="ip", prefix="remote")
     want = sides.hstack(looked.get_columns())
-    assert_frame_equal(enrich(flows, "vpc_flow", INTEL), want)
+    enriched = enrich(flows, "vpc_flow", INTEL)
+    assert_frame_equal(enriched.drop("first_of_interface"), want)
+    assert enriched["first_of_interface"].to_list() == [True] + [False] * (flows.height - 1)
     assert_frame_equal(flow_sides(flows, flow_addresses(flows)), sides)
     # The lists really matched: remote threats, a trusted remote, and the local-only 10.0.0.6 ignored.
     out = enrich(flows, "vpc_flow", INTEL)

@@ -45,11 +45,10 @@ OWN_CONNECTION: Final = (
 ).fill_null(False)
 """An accepted connection the instance opened to a public, non-trusted host."""
 
-FIRST_RECORD: Final = (
-    pl.col("event_time") == pl.col("event_time").min().over(pl.coalesce("instance_id", "interface_id"))
-).fill_null(False)
-"""Each instance's (or ENI's) earliest record in the batch: what a windowed detector's
-prefilter adds to its own records to learn presence (see the module docstring)."""
+FIRST_RECORD: Final = pl.col("first_of_interface")
+"""Each ENI's earliest record in the batch (``keibi.enrich``; an instance's earliest record is
+its ENIs' earliest): what a windowed detector's prefilter adds to its own records to learn
+presence (see the module docstring)."""
 
 PROTOCOL: Final = (
     pl.col("protocol")
@@ -73,13 +72,13 @@ ANOMALY_OBJECT: Final = pl.Struct(
 _SUBTYPE_ORDER: Final = {"FREQUENT": 0, "INFREQUENT": 1, "RARE": 2, "UNSEEN": 3}
 
 
-def with_keys(flows: pl.DataFrame, window: timedelta) -> pl.DataFrame:
+def with_keys(flows: pl.DataFrame, window: timedelta, *, time: str = "event_time") -> pl.DataFrame:
     """``flows`` with ``resource`` (instance, else ENI), ``fleet`` (``account:<id>``) and
-    ``_start`` (the start of the record's behaviour window)."""
+    ``_start`` (the start of the ``time`` column's behaviour window)."""
     return flows.with_columns(
         resource(),
         pl.concat_str(pl.lit("account:"), pl.col("account_id").fill_null("")).alias("fleet"),
-        pl.col("event_time").dt.truncate(window).alias("_start"),
+        pl.col(time).dt.truncate(window).alias("_start"),
     )
 
 

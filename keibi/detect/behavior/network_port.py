@@ -90,17 +90,22 @@ def network_port(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     settings = ctx.settings
     window = settings.behavior_window
     port = pl.when(OWN_CONNECTION & SERVER_PORT).then(pl.col("remote_port"))
-    framed = with_keys(flows, window).with_columns(port.alias("_port"))
+    raw = ["instance_id", "interface_id", "account_id"]
+    ported = flows.with_columns(port.alias("_port"), pl.col("event_time").dt.truncate(window).alias("_start"))
     # Novelty and learning need only the first and last record of each (instance, port,
     # window): the profile is folded from those and the rule judged on them, and the records
     # come back only for the findings' evidence. A web server's thousands of HTTPS records per
     # hour then cost one group-by, not four joins.
-    edges = framed.group_by("resource", "fleet", "_port", "_start").agg(
-        pl.col("event_time").min().alias("_first"), pl.col("event_time").max().alias("_last")
+    edges = with_keys(
+        ported.group_by(*raw, "_port", "_start").agg(
+            pl.col("event_time").min().alias("_first"), pl.col("event_time").max().alias("_last")
+        ),
+        window,
+        time="_first",
     )
     reduced = pl.concat(
         [
-            edges.select(pl.exclude("_first", "_last"), pl.col(c).alias("event_time"))
+            edges.select("resource", "fleet", "_port", "_start", pl.col(c).alias("event_time"))
             for c in ("_first", "_last")
         ]
     )
@@ -134,7 +139,8 @@ def network_port(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     )
     if anomalous.is_empty():
         return no_hits()
-    found = framed.filter(pl.col("_port").is_not_null()).join(
+    framed = with_keys(ported.filter(pl.col("_port").is_not_null()), window)
+    found = framed.join(
         anomalous.drop("fleet", "event_time"), on=["resource", "_start", "remote_port"], how="inner"
     )
     found = usual(found, profile, PORT_FEATURE).with_columns(fleet_new.alias("_fleet_new"))
