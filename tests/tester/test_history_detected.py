@@ -9,11 +9,14 @@ deliveries, a twelfth of the files); the timings are printed with ``-s``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from keibi.findings import validate
 from keibi.pipeline import ScanResult
+from keibi.store import FindingQuery, Store
 from keibi.tester import HistoryManifest, generate_history
 from keibi.tester.history_score import score
 from tests.helpers import scan_result
@@ -23,8 +26,12 @@ DAYS = 30
 
 
 @pytest.fixture(scope="module")
-def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[HistoryManifest, ScanResult, dict[str, float]]:
-    root = tmp_path_factory.mktemp("history-scan")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("history-scan")
+
+
+@pytest.fixture(scope="module")
+def scanned(root: Path) -> tuple[HistoryManifest, ScanResult, dict[str, float]]:
     t0 = time.perf_counter()
     manifest = generate_history(root, seed=SEED, days=DAYS, delivery_minutes=60)
     t1 = time.perf_counter()
@@ -81,3 +88,41 @@ def test_generation_and_scan_fit_a_test(
     manifest, _, timings = scanned
     assert manifest.records["cloudtrail"] <= 400_000 and manifest.records["vpc_flow"] <= 600_000
     assert sum(timings.values()) < 120, timings  # about 15 s on two idle cores; generous for busy machines
+
+
+def _day(path: Path) -> int:
+    """The day of month of a delivered log file, from its ``…/YYYY/MM/DD/…`` key."""
+    parts = path.parts
+    year = next(i for i, part in enumerate(parts) if len(part) == 4 and part.isdigit())
+    return int(parts[year + 2])
+
+
+def _summary(findings: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            f["id"],
+            f["type"],
+            f["service"]["count"],
+            f["service"]["eventFirstSeen"],
+            f["service"]["eventLastSeen"],
+        )
+        for f in findings
+    )
+
+
+def test_a_backfill_stopped_mid_month_and_resumed_finds_the_same(
+    root: Path, scanned: tuple[HistoryManifest, ScanResult, dict[str, float]], tmp_path: Path
+) -> None:
+    """The month read in two scans (stopped after day 15, resumed on the same store) gives
+    every finding of the single scan with the same id, count and first and last times: the
+    profiles learned before the stop carry the baseline into the resumed scan."""
+    _, whole, _ = scanned
+    files = sorted(p for p in (root / "AWSLogs").rglob("*") if p.is_file())
+    store = Store.for_data_dir(tmp_path)
+    try:
+        scan_result([p for p in files if _day(p) <= 15], store=store)
+        scan_result([p for p in files if _day(p) > 15], store=store)
+        resumed = store.list_findings(FindingQuery(limit=100_000))
+    finally:
+        store.close()
+    assert _summary(resumed) == _summary(whole.findings)
