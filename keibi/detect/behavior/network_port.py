@@ -90,15 +90,16 @@ def network_port(flows: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
     settings = ctx.settings
     window = settings.behavior_window
     port = pl.when(OWN_CONNECTION & SERVER_PORT).then(pl.col("remote_port"))
-    raw = ["instance_id", "interface_id", "account_id"]
     ported = flows.with_columns(port.alias("_port"), pl.col("event_time").dt.truncate(window).alias("_start"))
     # Novelty and learning need only the first and last record of each (instance, port,
     # window): the profile is folded from those and the rule judged on them, and the records
     # come back only for the findings' evidence. A web server's thousands of HTTPS records per
     # hour then cost one group-by, not four joins.
     edges = with_keys(
-        ported.group_by(*raw, "_port", "_start").agg(
-            pl.col("event_time").min().alias("_first"), pl.col("event_time").max().alias("_last")
+        ported.group_by("interface_id", "_port", "_start").agg(
+            pl.col("instance_id", "account_id").first(),
+            pl.col("event_time").min().alias("_first"),
+            pl.col("event_time").max().alias("_last"),
         ),
         window,
         time="_first",
