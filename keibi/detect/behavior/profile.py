@@ -261,6 +261,8 @@ def prune(
     """Drop rows not seen for ``retention`` before ``newest``, and keep the ``max_values`` most
     recently seen values per (entity, feature); entity rows are only aged out."""
     out = profile if newest is None else profile.filter(pl.col("last_seen") >= newest - retention)
+    if out.height <= max_values:  # no (entity, feature) can hold more values than the profile has rows
+        return out
     crowded = (
         out.group_by("entity", "feature")
         .len()
