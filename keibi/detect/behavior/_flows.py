@@ -29,6 +29,7 @@ from typing import Final
 
 import polars as pl
 
+from keibi.detect.behavior._anomaly import ANOMALY_OBJECT, anomaly_object
 from keibi.detect.behavior.profile import ENTITY, established, fold, frequency, recall
 from keibi.detect.network.attempts import not_trusted, resource
 from keibi.detect.settings import DetectSettings
@@ -60,14 +61,6 @@ PROTOCOL: Final = (
 COLUMNS: Final = ("remote_private", "remote_trusted", "bytes")
 """What the windowed flow behaviour detectors read besides the columns findings are built from."""
 
-ANOMALY_OBJECT: Final = pl.Struct(
-    {
-        "profileType": pl.String(),
-        "profileSubtype": pl.String(),
-        "observations": pl.Struct({"text": pl.List(pl.String())}),
-    }
-)
-"""GuardDuty's ``AnomalyObject``, lowerCamelCase."""
 
 _SUBTYPE_ORDER: Final = {"FREQUENT": 0, "INFREQUENT": 1, "RARE": 2, "UNSEEN": 3}
 
@@ -129,16 +122,6 @@ def judged(rows: pl.DataFrame, known: pl.DataFrame, settings: DetectSettings) ->
 def history_days(since: str) -> pl.Expr:
     """Whole days from ``since`` to the start of the record's window."""
     return (pl.col("_start") - pl.col(since)).dt.total_days()
-
-
-def anomaly_object(subtype: pl.Expr | str, text: pl.Expr) -> pl.Expr:
-    """An ``AnomalyObject`` of profile type ``FREQUENCY``; ``text`` is a list of strings."""
-    sub = pl.lit(subtype) if isinstance(subtype, str) else subtype
-    return pl.struct(
-        pl.lit("FREQUENCY").alias("profileType"),
-        sub.alias("profileSubtype"),
-        pl.struct(text.alias("text")).alias("observations"),
-    )
 
 
 def usual(found: pl.DataFrame, profile: pl.DataFrame, feature: str) -> pl.DataFrame:

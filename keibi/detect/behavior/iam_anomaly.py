@@ -60,6 +60,7 @@ from typing import Final
 import polars as pl
 
 from keibi.detect import ROW, DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect.behavior._anomaly import anomaly_object, json_text
 from keibi.detect.behavior._callers import CLOUDTRAIL_COLUMNS, agent_family, network, own_calls, principal
 from keibi.detect.behavior.profile import empty, established, fold, frequency, is_new, recall
 from keibi.detect.behavior.tactics import TACTICS, tactic
@@ -237,11 +238,6 @@ def _anomalous(candidates: pl.DataFrame, profile: pl.DataFrame, ctx: DetectConte
     return rows.filter(pl.sum_horizontal(signals) >= s.iam_anomaly_min_signals)
 
 
-def _json_text(expr: pl.Expr) -> pl.Expr:
-    """``expr`` (text) as a JSON string literal."""
-    return pl.struct(expr.alias("v")).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
-
-
 def _object(members: dict[str, pl.Expr], key: pl.Expr | None = None) -> pl.Expr:
     """A JSON object from members that are JSON text already; ``key`` (JSON text) replaces the
     name of a single member, for objects keyed by a column's value."""
@@ -272,11 +268,7 @@ def _usual(rows: pl.DataFrame, profile: pl.DataFrame, feature: str) -> pl.DataFr
         .group_by(ROW, maintain_order=True)
         .head(USUAL_SHOWN)
     )
-    item = pl.struct(
-        pl.lit("FREQUENCY").alias("profileType"),
-        pl.col("_freq").alias("profileSubtype"),
-        pl.struct(pl.concat_list(pl.col("value")).alias("text")).alias("observations"),
-    ).struct.json_encode()
+    item = anomaly_object(pl.col("_freq"), pl.concat_list(pl.col("value"))).struct.json_encode()
     return ranked.group_by(ROW).agg(
         pl.format("{} ({})", "value", pl.col("_freq").str.to_lowercase())
         .str.join(", ")
@@ -331,7 +323,7 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
     explanation = pl.concat_str(
         pl.lit("["),
         pl.concat_str(
-            [pl.when(s.is_not_null()).then(_json_text(s)) for s in sentences],
+            [pl.when(s.is_not_null()).then(json_text(s)) for s in sentences],
             separator=",",
             ignore_nulls=True,
         ),
@@ -342,7 +334,7 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
         pl.lit("{"),
         pl.concat_str(
             [
-                pl.when(flag).then(pl.format('"{}":{}', pl.lit(UNUSUAL_KEYS[f]), _json_text(pl.col(f"_{f}"))))
+                pl.when(flag).then(pl.format('"{}":{}', pl.lit(UNUSUAL_KEYS[f]), json_text(pl.col(f"_{f}"))))
                 for f, flag in new_flags.items()
             ],
             separator=",",
@@ -354,11 +346,7 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
         f: pl.format(
             '"{}":{}',
             pl.lit(UNUSUAL_KEYS[f]),
-            pl.struct(
-                pl.lit("FREQUENCY").alias("profileType"),
-                pl.lit("UNSEEN").alias("profileSubtype"),
-                pl.struct(pl.concat_list(pl.col(f"_{f}")).alias("text")).alias("observations"),
-            ).struct.json_encode(),
+            anomaly_object("UNSEEN", pl.concat_list(pl.col(f"_{f}"))).struct.json_encode(),
         )
         for f in new_flags
     }
@@ -375,7 +363,7 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
         separator=",",
         ignore_nulls=True,
     )
-    group = _json_text(pl.col("_group"))
+    group = json_text(pl.col("_group"))
     anomaly = _object(
         {
             "profiles": _object({"": _braced(profiles)}, key=group),
@@ -387,8 +375,8 @@ def _info(rows: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
             "explanation": explanation,
             "unusual": unusual,
             "anomaly": anomaly,
-            "tactic": _json_text(pl.col("_tactic")),
-            "principal": _json_text(pl.col("_principal")),
+            "tactic": json_text(pl.col("_tactic")),
+            "principal": json_text(pl.col("_principal")),
             "baseline": group,
         }
     )

@@ -76,6 +76,7 @@ import polars as pl
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
 from keibi.detect.api_classes import api_class
+from keibi.detect.behavior._anomaly import anomaly_object, json_text
 from keibi.detect.behavior._callers import CLOUDTRAIL_COLUMNS, agent_family, network, principal
 from keibi.detect.behavior.profile import (
     ENTITY,
@@ -483,11 +484,6 @@ def _days(since: pl.Expr) -> pl.Expr:
     )
 
 
-def _json(expr: pl.Expr) -> pl.Expr:
-    """``expr`` (a string, number or list) as JSON text."""
-    return pl.struct(expr.alias("v")).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
-
-
 def _object(members: Mapping[str, pl.Expr]) -> pl.Expr:
     """A JSON object's text from member name → JSON text; null members are left out, and an
     object without members is null."""
@@ -500,17 +496,8 @@ def _json_key(name: str) -> str:
     return '"' + name + '"'  # member names here are fixed identifiers, nothing to escape
 
 
-def _anomaly_object(subtype: pl.Expr, texts: pl.Expr) -> pl.Expr:
-    """GuardDuty's ``AnomalyObject`` as JSON text."""
-    return pl.struct(
-        pl.lit("FREQUENCY").alias("profileType"),
-        subtype.alias("profileSubtype"),
-        pl.struct(texts.alias("text")).alias("observations"),
-    ).struct.json_encode()
-
-
 def _unseen(value: pl.Expr) -> pl.Expr:
-    return _anomaly_object(pl.lit(UNSEEN), pl.concat_list(value.cast(pl.String)))
+    return anomaly_object(UNSEEN, pl.concat_list(value.cast(pl.String))).struct.json_encode()
 
 
 def _usual(
@@ -541,7 +528,7 @@ def _usual(
         .agg(pl.col("value").head(MAX_PROFILE_VALUES))
         .sort("_freq")
         .group_by(entity, WIN, maintain_order=True)
-        .agg(_anomaly_object(pl.col("_freq"), pl.col("value")).alias("_o"))
+        .agg(anomaly_object(pl.col("_freq"), pl.col("value")).struct.json_encode().alias("_o"))
         .select(
             entity,
             WIN,
@@ -656,11 +643,11 @@ def _explain(rows: pl.DataFrame, profile: pl.DataFrame, window: timedelta) -> pl
     explanation = pl.concat_list(sentences).list.drop_nulls()
     unusual = _object(
         {
-            "apiCalls": pl.when(pl.col("_api_new")).then(_json(pl.concat_list(pl.col(API)))),
-            "buckets": pl.when(pl.col("_pair_new")).then(_json(pl.concat_list(pl.col(BUCKET)))),
-            "networks": pl.when(pl.col("_net_new")).then(_json(pl.concat_list(pl.col(NET)))),
-            "countries": pl.when(pl.col("_ctry_new")).then(_json(pl.concat_list(pl.col(CTRY)))),
-            "userAgents": pl.when(pl.col("_ua_new")).then(_json(pl.concat_list(pl.col(UA)))),
+            "apiCalls": pl.when(pl.col("_api_new")).then(json_text(pl.concat_list(pl.col(API)))),
+            "buckets": pl.when(pl.col("_pair_new")).then(json_text(pl.concat_list(pl.col(BUCKET)))),
+            "networks": pl.when(pl.col("_net_new")).then(json_text(pl.concat_list(pl.col(NET)))),
+            "countries": pl.when(pl.col("_ctry_new")).then(json_text(pl.concat_list(pl.col(CTRY)))),
+            "userAgents": pl.when(pl.col("_ua_new")).then(json_text(pl.concat_list(pl.col(UA)))),
             "callsPerWindow": pl.when(pl.col("_volume")).then(pl.col("_n").cast(pl.String)),
             "baselinePeakPerWindow": pl.when(pl.col("_volume")).then(
                 pl.col("_base").cast(pl.Int64).cast(pl.String)
@@ -703,8 +690,8 @@ def _explain(rows: pl.DataFrame, profile: pl.DataFrame, window: timedelta) -> pl
     anomaly = _object({"profiles": profiles, "unusual": _object({"behavior": behavior})})
     info = _object(
         {
-            "principal": _json(pl.col(P)),
-            "explanation": _json(explanation),
+            "principal": json_text(pl.col(P)),
+            "explanation": json_text(explanation),
             "unusual": unusual,
             "anomaly": anomaly,
         }

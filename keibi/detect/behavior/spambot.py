@@ -30,12 +30,12 @@ from typing import Final
 import polars as pl
 
 from keibi.detect import DetectContext, FindingType, Severity, detectors, hits, no_hits
+from keibi.detect.behavior._anomaly import anomaly_object
 from keibi.detect.behavior._flows import (
     COLUMNS,
     FIRST_RECORD,
     OWN_CONNECTION,
     TCP,
-    anomaly_object,
     fold_both,
     history_days,
     judged,
