@@ -12,6 +12,8 @@ from keibi.errors import StoreError
 
 PG_CONNECT_TIMEOUT: Final = 5  # seconds; an unreachable server should fail fast, not hang the CLI
 SQLITE_BUSY_MS: Final = 30_000
+PG_POOL_SIZE: Final = 20  # connections kept open per process (PostgreSQL)
+PG_POOL_OVERFLOW: Final = 30  # ... and opened beyond that under load, closed when returned
 READ_ONLY: Final = "keibi_read_only"  # execution option: this transaction only reads
 
 
@@ -51,6 +53,11 @@ def create(url: URL) -> Engine:
         if "connect_timeout" not in url.query:
             kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT}
         kwargs["pool_pre_ping"] = True
+        # ``keibi serve`` answers requests from a pool of worker threads (Starlette's, 40): a
+        # pool smaller than that makes them queue for a connection. Connections open lazily,
+        # so a scan still uses one or two.
+        kwargs["pool_size"] = PG_POOL_SIZE
+        kwargs["max_overflow"] = PG_POOL_OVERFLOW
     try:
         engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:

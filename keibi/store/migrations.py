@@ -187,6 +187,129 @@ def _v6_profiles(conn: Connection) -> None:
     ).create(conn)
 
 
+def _v7_guardduty_api(conn: Connection) -> None:
+    """The GuardDuty API's own state (``keibi.api``): access keys per account, detectors,
+    filters, members, API-managed lists, publishing destinations, tags, and usage counts."""
+    meta = sa.MetaData()
+    sa.Table(
+        "api_keys",
+        meta,
+        sa.Column("access_key_id", sa.String(32), primary_key=True),
+        sa.Column("secret_access_key", sa.String(64), nullable=False),
+        sa.Column("account_id", sa.String(12), nullable=False),
+        sa.Column("name", sa.String(128)),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Index("ix_api_keys_account_id", "account_id"),
+    )
+    sa.Table(
+        "detectors",
+        meta,
+        sa.Column("detector_id", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.String(12), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("finding_publishing_frequency", sa.String(32), nullable=False),
+        sa.Column("data_sources", sa.Text, nullable=False),
+        sa.Column("features", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("account_id", "region", name="uq_detectors_account_region"),
+    )
+    sa.Table(
+        "filters",
+        meta,
+        sa.Column("detector_id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("rank", sa.Integer, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("criteria", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+    sa.Table(
+        "members",
+        meta,
+        sa.Column("detector_id", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.String(12), primary_key=True),
+        sa.Column("administrator_id", sa.String(12), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        sa.Column("email", sa.String(256), nullable=False),
+        sa.Column("relationship_status", sa.String(32), nullable=False),
+        sa.Column("invitation_id", sa.String(64)),
+        sa.Column("invited_at", UTCDateTime),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_members_account_id_region", "account_id", "region"),
+    )
+    sa.Table(
+        "api_lists",
+        meta,
+        sa.Column("list_id", sa.String(32), primary_key=True),
+        sa.Column("detector_id", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("name", sa.String(300), nullable=False),
+        sa.Column("intel_name", sa.String(128), nullable=False),
+        sa.Column("format", sa.String(32), nullable=False),
+        sa.Column("location", sa.Text, nullable=False),
+        sa.Column("expected_bucket_owner", sa.String(12)),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_api_lists_detector_id_kind", "detector_id", "kind"),
+    )
+    sa.Table(
+        "publishing_destinations",
+        meta,
+        sa.Column("destination_id", sa.String(32), primary_key=True),
+        sa.Column("detector_id", sa.String(32), nullable=False),
+        sa.Column("destination_type", sa.String(16), nullable=False),
+        sa.Column("destination_arn", sa.Text, nullable=False),
+        sa.Column("kms_key_arn", sa.Text, nullable=False),
+        sa.Column("status", sa.String(64), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_publishing_destinations_detector_id", "detector_id"),
+    )
+    sa.Table(
+        "tags",
+        meta,
+        sa.Column("arn", sa.String(512), primary_key=True),
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("value", sa.String(256), nullable=False),
+    )
+    sa.Table(
+        "usage",
+        meta,
+        sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("account_id", sa.String(32), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        sa.Column("data_source", sa.String(32), nullable=False),
+        sa.Column("resource_id", sa.String(256), nullable=False),
+        sa.Column("events", sa.BigInteger, nullable=False),
+        sa.Column("bytes", sa.BigInteger, nullable=False),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.Index("ix_usage_account_id_region_day", "account_id", "region", "day"),
+    )
+    meta.create_all(conn)
+
+
+def _v8_finding_list_indexes(conn: Connection) -> None:
+    """Indexes for the API's ListFindings: per region, in ``updatedAt`` or ``severity`` order with
+    the id as tie-break, holding the columns filters test most (account, severity, archived), so
+    a page is read from the index in order instead of sorting every finding of the accounts."""
+    for name, columns in (
+        (
+            "ix_findings_region_updated_at",
+            ("region", "updated_at", "id", "account_id", "severity", "archived"),
+        ),
+        ("ix_findings_region_severity", ("region", "severity", "id", "account_id", "archived", "updated_at")),
+    ):
+        conn.execute(sa.text(f"CREATE INDEX {name} ON findings ({', '.join(columns)})"))
+
+
 MIGRATIONS: list[Migration] = [
     _v1_findings_and_evidence,
     _v2_processed_files,
@@ -194,6 +317,8 @@ MIGRATIONS: list[Migration] = [
     _v4_intel_lists,
     _v5_intel_cache,
     _v6_profiles,
+    _v7_guardduty_api,
+    _v8_finding_list_indexes,
 ]
 
 

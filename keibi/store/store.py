@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -117,12 +117,23 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"store {engines.safe(self.url)}: cannot {what}: {engines.reason(exc)}") from exc
 
+    def transaction(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
+        """One transaction, for the store modules that keep their own tables (``keibi.store.accounts``,
+        ``keibi.store.detectors`` …); a database error becomes ``StoreError`` naming ``what``."""
+        return self._transaction(what, read=read)
+
     # -- writing ---------------------------------------------------------------------------
 
-    def upsert_findings(self, records: Sequence[FindingRecord]) -> list[dict[str, Any]]:
+    def upsert_findings(
+        self, records: Sequence[FindingRecord], *, archive_new: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Store ``records``, merging each into the finding with its id (``keibi.findings.merge``),
         also records sharing an id within this call; all in one transaction. Returns the
-        stored findings, in the order their ids first appear in ``records``."""
+        stored findings, in the order their ids first appear in ``records``.
+
+        ``archive_new`` (suppression rules, ``keibi.store.filters.Suppression.archives``) is asked
+        only about findings not stored yet, which are stored archived when it says so: only this
+        transaction knows which findings are new, and a stored finding keeps its own state."""
         pending: dict[str, tuple[dict[str, Any], list[Evidence]]] = {}
         for record in records:
             if record.id in pending:
@@ -135,7 +146,7 @@ class Store:
         for attempt in range(_TRIES):
             try:
                 with self._transaction("store findings") as conn:
-                    return self._upsert(conn, pending)
+                    return self._upsert(conn, pending, archive_new)
             except sa.exc.IntegrityError as exc:
                 if attempt + 1 == _TRIES:
                     raise StoreError(
@@ -144,7 +155,10 @@ class Store:
         raise AssertionError("unreachable")
 
     def _upsert(
-        self, conn: Connection, pending: dict[str, tuple[dict[str, Any], list[Evidence]]]
+        self,
+        conn: Connection,
+        pending: dict[str, tuple[dict[str, Any], list[Evidence]]],
+        archive_new: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
         ids = list(pending)
         existing = self._load(conn, ids, lock=True)
@@ -154,6 +168,8 @@ class Store:
         for fid, (finding, _) in pending.items():
             old = existing.get(fid)
             final = merge(old, finding) if old is not None else finding
+            if old is None and archive_new is not None and archive_new(final):
+                final = {**final, "service": {**final.get("service", {}), "archived": True}}
             stored.append(final)
             row = finding_row(final)
             if old is None:
@@ -521,17 +537,24 @@ class Store:
 
     def set_archived(self, ids: Sequence[str], archived: bool = True) -> int:
         """Archive (or unarchive) findings, as GuardDuty's ArchiveFindings; returns how many changed."""
+        return self._set_service(ids, "archived", archived, "archive findings")
+
+    def set_feedback(self, ids: Sequence[str], feedback: str) -> int:
+        """Record the user's ``USEFUL``/``NOT_USEFUL`` (GuardDuty's UpdateFindingsFeedback)."""
+        return self._set_service(ids, "userFeedback", feedback, "record feedback")
+
+    def _set_service(self, ids: Sequence[str], key: str, value: Any, what: str) -> int:
         changed = 0
-        with self._transaction("archive findings") as conn:
+        with self._transaction(what) as conn:
             for fid, finding in self._load(conn, list(dict.fromkeys(ids)), lock=True).items():
-                if bool(finding.get("service", {}).get("archived", False)) == archived:
+                service = finding.setdefault("service", {})
+                if key in service and service[key] == value:
                     continue
-                finding.setdefault("service", {})["archived"] = archived
-                conn.execute(
-                    sa.update(findings)
-                    .where(findings.c.id == fid)
-                    .values(archived=archived, data=orjson.dumps(finding).decode())
-                )
+                service[key] = value
+                values: dict[str, Any] = {"data": orjson.dumps(finding).decode()}
+                if key == "archived":
+                    values["archived"] = bool(value)
+                conn.execute(sa.update(findings).where(findings.c.id == fid).values(**values))
                 changed += 1
         return changed
 

@@ -179,3 +179,118 @@ intel_cache = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("blob", sa.LargeBinary, nullable=False),
 )
+
+# The GuardDuty API's own state (``keibi.api``), all per detector: one detector per account and
+# region, its id ``keibi.findings.build.detector_id(account, region)`` as findings carry it.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_access_key", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", sa.String(128)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+detectors = sa.Table(
+    "detectors",
+    metadata,
+    sa.Column("detector_id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ENABLED | DISABLED
+    sa.Column("finding_publishing_frequency", sa.String(32), nullable=False),
+    sa.Column("data_sources", sa.Text, nullable=False),  # JSON: DataSourceConfigurationsResult (wire)
+    sa.Column("features", sa.Text, nullable=False),  # JSON: [DetectorFeatureConfigurationResult] (wire)
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Saved filters and suppression rules (action ARCHIVE); ``criteria`` is FindingCriteria (wire JSON).
+filters = sa.Table(
+    "filters",
+    metadata,
+    sa.Column("detector_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("criteria", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# An administrator's member accounts: ``detector_id`` is the administrator's detector. An
+# invitation is a row in status Invited; the member sees it through ``account_id`` + ``region``.
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("detector_id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("administrator_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("email", sa.String(256), nullable=False),
+    sa.Column("relationship_status", sa.String(32), nullable=False),
+    sa.Column("invitation_id", sa.String(64)),
+    sa.Column("invited_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# IPSets, ThreatIntelSets, TrustedEntitySets and ThreatEntitySets made through the API; each is
+# backed by the intel list ``intel_name`` (``intel_lists``), which the scan matches.
+api_lists = sa.Table(
+    "api_lists",
+    metadata,
+    sa.Column("list_id", sa.String(32), primary_key=True),
+    sa.Column("detector_id", sa.String(32), nullable=False),
+    # IPSet | ThreatIntelSet | TrustedEntitySet | ThreatEntitySet
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("intel_name", sa.String(128), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("expected_bucket_owner", sa.String(12)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+publishing_destinations = sa.Table(
+    "publishing_destinations",
+    metadata,
+    sa.Column("destination_id", sa.String(32), primary_key=True),
+    sa.Column("detector_id", sa.String(32), nullable=False),
+    sa.Column("destination_type", sa.String(16), nullable=False),
+    sa.Column("destination_arn", sa.Text, nullable=False),
+    sa.Column("kms_key_arn", sa.Text, nullable=False),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Tags of any API resource (detector, filter, list, destination), by its ARN.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("arn", sa.String(512), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# What scans analysed, appended per scan: events and bytes per day, account, region, data source
+# (GuardDuty's DataSource names) and resource; GetUsageStatistics sums it.
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("account_id", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("data_source", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(256), nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
