@@ -19,6 +19,22 @@ A file bigger than ``POOL_MAX_FILE_BYTES`` (or on S3) is streamed here instead.
 Threat-list match tables are prepared in a thread while the first files are read (read from
 the store's cache when an earlier scan built them for the same lists; ``Intel.prepare``), so
 millions of list entries cost the first batch little.
+
+Suppression rules (ARCHIVE filters, ``keibi.store.filters``) are loaded once per scan, when the
+``Engine`` is made. A finding the scan creates — one not in the store yet — is stored archived
+when a rule of its own account and region (or of the administrator monitoring that account)
+matches it; the store decides which findings are new inside the transaction that writes them
+(``Store.upsert_findings(archive_new=...)``), so this costs no second read. A finding already
+stored keeps its archived state on its next occurrence: GuardDuty suppresses new findings only.
+
+Accounts switch analysis off per region through the API (``UpdateDetector``: the detector
+DISABLED, or a feature such as S3_DATA_EVENTS): their records are read but neither detected on
+nor counted as analysed. Accounts without a detector are analysed in full.
+
+What a scan analysed (events and bytes per day, account, region, data source and resource, for
+GetUsageStatistics) is counted by Polars group-bys over batches of parsed frames
+(``keibi.store.usage.UsageTally``), and recorded with the files' checkpoints, so it follows them: a scan that fails records none,
+a file left out as already scanned adds none, and a ``rescan`` counts its files again.
 """
 
 from __future__ import annotations
@@ -43,6 +59,9 @@ from keibi.findings import DETAIL_COLUMNS, EVIDENCE_COLUMNS, FindingRecord, buil
 from keibi.intel import Intel
 from keibi.sources import SOURCES, LocalLocation, LogFile, PlannedFile, Report, SourceName, plan, read
 from keibi.store import Store
+from keibi.store.detectors import paused
+from keibi.store.filters import Suppression
+from keibi.store.usage import UsageTally, data_source, record_usage
 
 LATENESS: Final = timedelta(minutes=15)
 DEFAULT_BATCH_ROWS: Final = 250_000
@@ -108,6 +127,7 @@ class Engine:
         self.batch_rows = batch_rows
         self.now = now
         self.touched: dict[str, None] = {}
+        self.suppression = Suppression.load(store)
         # Findings are stored a few thousand records at a time, not per detector call: a finding
         # hit in many batches is merged in memory and written once per transaction.
         self._pending: list[FindingRecord] = []
@@ -205,7 +225,8 @@ class Engine:
             self._store_pending()
 
     def _store_pending(self) -> None:
-        for stored in self.store.upsert_findings(self._pending):
+        archive_new = self.suppression.archives if self.suppression else None
+        for stored in self.store.upsert_findings(self._pending, archive_new=archive_new):
             self.touched[stored["id"]] = None
         self._pending, self._pending_evidence = [], 0
 
@@ -348,8 +369,12 @@ def scan(
     Each input file is read once: files an earlier scan read (same uri, size and ETag) are
     left out unless ``rescan``, so scanning a growing archive again only reads what is new
     and never counts an occurrence twice. The files are recorded once the scan has stored
-    its findings. ``parse_workers`` processes parse files ahead when the scan holds at least
-    ``pool_min_bytes`` (default: up to two, one per core; 0 parses everything here).
+    its findings, and with them what it analysed (``keibi.store.usage``): just before the
+    checkpoints, as findings are, so a scan that fails records no usage and one that dies
+    between the two writes is read, and counted, again. A ``rescan`` counts its files again
+    in the usage, as GuardDuty would bill logs it analysed twice. ``parse_workers`` processes
+    parse files ahead when the scan holds at least ``pool_min_bytes`` (default: up to two, one
+    per core; 0 parses everything here).
     """
     report = Report()
     # Local paths are made absolute: evidence pointers then work from any directory, and the
@@ -366,18 +391,25 @@ def scan(
     if size < pool_min_bytes:
         workers = 0
     records = 0
+    tally = UsageTally()
+    skipped = _Paused(paused(store))
     for item, frame in _read_ahead(planned, report, batch_rows, workers):
         if frame is not None:
             records += frame.height
+            frame = skipped.drop(item.source, frame)
+            tally.add(item.source, frame)
             warm.wait()
             engine.feed(item.source, frame)
         else:
+            tally.end_file(item.file.size)
             if progress is not None:
                 progress.advance(item.file, records)
             records = 0
     warm.wait()
     findings = engine.finish()
-    store.mark_processed([_input_file(p) for p in planned], now or datetime.now(UTC))
+    at = now or datetime.now(UTC)
+    record_usage(store, tally.rows(), at=at)
+    store.mark_processed([_input_file(p) for p in planned], at)
     return ScanResult(report=report, findings=findings, already_scanned=len(done))
 
 
@@ -404,6 +436,29 @@ class _Prepare:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+class _Paused:
+    """The records a scan leaves unanalysed: those of accounts and regions whose detector is
+    DISABLED, or whose feature for that data source is (``keibi.store.detectors.paused``), as
+    GuardDuty analyses nothing for them. They are read (and reported) but neither detected on
+    nor counted in the usage. One anti-join per frame, only when something is paused."""
+
+    def __init__(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        self.table = (
+            pl.DataFrame(rows, schema=["account_id", "region", "_data_source"], orient="row")
+            if rows
+            else None
+        )
+
+    def drop(self, source: SourceName, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.table is None:
+            return frame
+        return (
+            frame.with_columns(data_source(source).alias("_data_source"))
+            .join(self.table, on=["account_id", "region", "_data_source"], how="anti")
+            .drop("_data_source")
+        )
 
 
 def _input_file(planned: PlannedFile) -> tuple[str, int, str | None]:

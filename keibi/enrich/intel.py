@@ -56,19 +56,23 @@ def dns_domain(queries: pl.DataFrame) -> pl.DataFrame:
 def with_answer_feeds(queries: pl.DataFrame, intel: Intel) -> pl.DataFrame:
     """Append ``answer_ip``, ``answer_feed``, ``answer_feed_category``: the first address the
     query resolved to (A/AAAA ``Rdata``) that a feed lists, with that feed, else nulls. An
-    answer on a trusted list counts as unlisted.
+    answer on a trusted list counts as unlisted; on a scoped trusted list (``IntelList.scope``),
+    only in the queries of that list's accounts and Regions. (Scoped threat lists do not apply:
+    answers are matched against feeds only, and feeds are never scoped.)
 
     Only the few distinct answer addresses are looked up; rows meet them through a join on
-    the handful that a feed holds.
+    the handful that a feed holds. Scoped trusted lists are then matched on those few rows.
     """
     schema = pl.Schema(
         {"answer_ip": pl.String(), "answer_feed": pl.String(), "answer_feed_category": pl.String()}
     )
+    owners = ["account_id", "region"] if intel.scoped else []
     answers = (
-        queries.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), pl.col("answers"))
+        queries.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), pl.col("answers"), *owners)
         .explode("answers")
         .select(
             "_i",
+            *owners,
             pl.col("answers").struct.field("Rdata").alias("answer_ip"),
             pl.col("answers").struct.field("Type").alias("_type"),
         )
@@ -82,11 +86,11 @@ def with_answer_feeds(queries: pl.DataFrame, intel: Intel) -> pl.DataFrame:
     listed = listed.filter(pl.col("answer_feed").is_not_null()).select(
         "answer_ip", "answer_feed", "answer_feed_category"
     )
-    first = (
-        answers.join(listed, on="answer_ip", how="inner")
-        .group_by("_i")
-        .agg(pl.all().exclude("_type").first())
-    )
+    joined = answers.join(listed, on="answer_ip", how="inner")
+    if owners:
+        trusted = intel.lookup(joined["answer_ip"], kind="ip", prefix="t", owners=joined.select(owners))
+        joined = joined.filter(~trusted["t_trusted"]).drop(owners)
+    first = joined.group_by("_i").agg(pl.all().exclude("_type").first())
     out = queries.with_row_index("_i").join(first, on="_i", how="left", maintain_order="left")
     return out.drop("_i").cast(schema)
 
@@ -103,8 +107,11 @@ def with_lists(
     """Append ``<prefix>_trusted``/``_custom_list``/``_feed``/``_feed_category`` for ``column``.
 
     ``addresses``: an already parsed address table covering ``column`` (see ``Intel.lookup``).
+    Lists scoped to some accounts (``IntelList.scope``) apply to the rows of those accounts
+    and Regions only, by the batch's ``account_id`` and ``region``.
     """
-    looked = intel.lookup(batch[column], kind=kind, prefix=prefix, table=addresses)
+    owners = batch.select("account_id", "region") if intel.scoped else None
+    looked = intel.lookup(batch[column], kind=kind, prefix=prefix, table=addresses, owners=owners)
     return batch.hstack(looked.get_columns())
 
 

@@ -39,6 +39,8 @@ from keibi.intel.formats import LIST_FORMATS, UnreadableListError, read_candidat
 from keibi.intel.formats.txt import read_txt
 
 ListKind = Literal["threat", "trusted"]
+# The (account_id, region) pairs whose records a list applies to; ``None`` on a list: every record.
+Scope = frozenset[tuple[str, str]]
 
 MAX_PROBLEMS: Final = 100
 
@@ -72,7 +74,9 @@ class IntelList:
     = how many dot-separated labels). ``category`` is ``"custom"`` for a user's list and the
     threat family (``"CryptoCurrency"``) for a feed. ``version`` is the store's id of the
     content the tables came from (None for a file read directly); ``problems`` are the
-    entries that were skipped, each naming its file and line.
+    entries that were skipped, each naming its file and line. ``scope``: the (account, region)
+    pairs the list belongs to (a list made through the API applies to its own account and
+    Region and its administrator's members, as GuardDuty's do); ``None``, every record's.
 
     >>> bad = IntelList.from_entries("bad-actors", ["203.0.113.0/24", "*.evil.example"])
     >>> len(bad)
@@ -89,6 +93,7 @@ class IntelList:
     source: str | None = None
     version: str | None = None
     problems: tuple[InputError, ...] = ()
+    scope: Scope | None = None
 
     def __len__(self) -> int:
         return self.ipv4.height + self.ipv6.height + self.domains.height

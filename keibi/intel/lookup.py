@@ -5,6 +5,13 @@ list, first user threat list, first built-in feed and that feed's category. A tr
 wins: the threat columns are then null, as GuardDuty generates no finding for an entry that
 is on both a trusted and a threat list.
 
+A list may belong to some (account, region) pairs only (``IntelList.scope``: the API's lists,
+``keibi.store.api_lists``). Given the records' ``owners`` (their ``account_id`` and ``region``),
+``lookup`` matches the rows of each scope present in the batch against that scope's lists too,
+and merges: trusted on any list, the first threat match (unscoped lists first), and a trusted
+match still wins. Without scoped lists, or without ``owners``, only unscoped lists are matched
+and nothing else is done.
+
 ``Intel.aws_lookup`` answers, for a column of IP addresses, whether each is inside AWS's
 published ranges (``keibi.intel.aws_ranges``) and which prefix, region and service say so.
 
@@ -30,7 +37,7 @@ from keibi.intel.addresses import address_table
 from keibi.intel.aws_ranges import AwsRanges, builtin_aws_ranges
 from keibi.intel.feeds import builtin_feeds
 from keibi.intel.geo import GeoIP
-from keibi.intel.lists import IntelList
+from keibi.intel.lists import IntelList, Scope
 from keibi.intel.match import FOUND_SCHEMA, AddressKeys, ThreatListMatcher, matcher_key
 
 ValueKind = Literal["ip", "domain"]
@@ -70,6 +77,10 @@ class Intel:
     aws_ranges: AwsRanges | None = None
     geo: GeoIP | None = None
     _matchers: dict[tuple[int, ...], ThreatListMatcher] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if any(lst.scope is not None for lst in self.feeds):
+            raise ValueError("a feed applies to every account: only threat and trusted lists have a scope")
 
     @classmethod
     def with_builtin_feeds(
@@ -116,13 +127,44 @@ class Intel:
     def prepare(self, cache: MatcherCache | None = None, *, min_entries: int = CACHE_MIN_ENTRIES) -> None:
         """Build (or read from ``cache``) the trusted, threat and feed lists' tables now, so the
         first lookup does not wait for them (see :meth:`matcher`)."""
-        for lists in (self.trusted, self.threat, self.feeds):
-            self.matcher(lists, cache=cache, min_entries=min_entries)
+        for scope in (None, *self.scopes()):
+            for lists in self._lists(scope):
+                self.matcher(lists, cache=cache, min_entries=min_entries)
+
+    @property
+    def scoped(self) -> bool:
+        """Whether some list applies to some accounts only (lookups then want ``owners``)."""
+        return any(lst.scope is not None for lst in (*self.trusted, *self.threat))
+
+    def scopes(self) -> list[Scope]:
+        """The distinct scopes of the scoped lists, each where its first threat list is in match
+        order (then those with trusted lists only): of two scopes' threat matches on a row,
+        the earlier scope's names it."""
+        found = (lst.scope for lst in (*self.threat, *self.trusted))
+        return list(dict.fromkeys(scope for scope in found if scope is not None))
+
+    def _lists(self, scope: Scope | None) -> tuple[list[IntelList], list[IntelList], list[IntelList]]:
+        """The trusted, threat and feed lists of ``scope`` (``None``: the unscoped ones)."""
+        return (
+            [lst for lst in self.trusted if lst.scope == scope],
+            [lst for lst in self.threat if lst.scope == scope],
+            [] if scope is not None else self.feeds,
+        )
 
     def lookup(
-        self, values: pl.Series, *, kind: ValueKind, prefix: str, table: pl.DataFrame | None = None
+        self,
+        values: pl.Series,
+        *,
+        kind: ValueKind,
+        prefix: str,
+        table: pl.DataFrame | None = None,
+        owners: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         """``<prefix>_trusted``, ``_custom_list``, ``_feed``, ``_feed_category`` for each value.
+
+        ``owners``: the ``account_id`` and ``region`` of each value's record; scoped lists
+        are matched only on the rows of their scope (module docstring). ``None``: unscoped
+        lists only.
 
         Every list is matched against the distinct values once; only values that some list
         holds are joined back, so a batch that matches nothing (the usual case) costs one
@@ -133,8 +175,77 @@ class Intel:
         The cost per batch grows with its distinct values, not with the lists' size
         (``keibi.intel.match``).
         """
+        looked = self._lookup_scope(values, None, kind=kind, prefix=prefix, table=table)
+        if owners is None or not self.scoped:
+            return looked
+        return self._with_scoped(looked, values, owners, kind=kind, prefix=prefix, table=table)
+
+    def _with_scoped(
+        self,
+        looked: pl.DataFrame,
+        values: pl.Series,
+        owners: pl.DataFrame,
+        *,
+        kind: ValueKind,
+        prefix: str,
+        table: pl.DataFrame | None,
+    ) -> pl.DataFrame:
+        """``looked`` (the unscoped lists' answer) merged with each present scope's lists'
+        answer on the rows of that scope. Each scope is matched on its rows' values only; the
+        merge joins back only the rows some scoped list holds, so scoped lists that match
+        nothing cost one lookup per scope present, on that scope's rows."""
+        keys = ["account_id", "region"]
+        pairs = owners.select(keys)
+        present = set(pairs.unique().iter_rows())
+        hits: list[pl.DataFrame] = []
+        for scope in self.scopes():
+            if present.isdisjoint(scope):
+                continue
+            rows: pl.Series | None = None  # the usual batch, one account's records, is all in scope
+            part = values
+            if not present <= scope:
+                members = pl.DataFrame(sorted(scope), schema=keys, orient="row")
+                rows = pairs.with_row_index("_row").join(members, on=keys, how="semi")["_row"]
+                part = values.gather(rows)
+            found = self._lookup_scope(part, scope, kind=kind, prefix=prefix, table=table)
+            first, *rest = found.columns
+            hit = found.select(pl.col(first) | pl.any_horizontal(pl.col(rest).is_not_null()))[first]
+            if hit.any():
+                at = hit.arg_true().cast(pl.UInt32)
+                hits.append(
+                    found.filter(hit).with_columns((at if rows is None else rows.gather(at)).alias("_row"))
+                )
+        if not hits:
+            return looked
+        trusted, *threat = looked.columns
+        scoped = (
+            pl.concat(hits)
+            .group_by("_row", maintain_order=True)
+            .agg(pl.col(trusted).any(), *(pl.col(c).drop_nulls().first() for c in threat))
+        )
+        merged = looked.with_row_index("_row").join(
+            scoped, on="_row", how="left", maintain_order="left", suffix="_scoped"
+        )
+        is_trusted = pl.col(trusted) | pl.col(f"{trusted}_scoped").fill_null(False)
+        return merged.select(
+            is_trusted.alias(trusted),
+            *(  # a trusted match on either wins: no threat columns (as GuardDuty)
+                pl.when(~is_trusted).then(pl.coalesce(c, f"{c}_scoped")).alias(c) for c in threat
+            ),
+        )
+
+    def _lookup_scope(
+        self,
+        values: pl.Series,
+        scope: Scope | None,
+        *,
+        kind: ValueKind,
+        prefix: str,
+        table: pl.DataFrame | None,
+    ) -> pl.DataFrame:
+        """:meth:`lookup`'s columns from the lists of ``scope`` alone (``None``: unscoped)."""
         text = values.cast(pl.String)
-        trusted, threat, feeds = (self.matcher(lists) for lists in (self.trusted, self.threat, self.feeds))
+        trusted, threat, feeds = (self.matcher(lists) for lists in self._lists(scope))
         matchers = (trusted, threat, feeds)
         empty = pl.DataFrame(schema=FOUND_SCHEMA)
         if kind == "ip":
