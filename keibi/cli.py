@@ -30,6 +30,7 @@ from keibi.sources import LogFile
 if TYPE_CHECKING:
     from keibi.intel import AwsRanges, Intel, IntelList, ListKind
     from keibi.store import IntelListRecord, IntelListSpec, Store
+    from keibi.store.accounts import AccessKey
     from keibi.store.intel_sync import RefreshResult
 
 EXIT_USER_ERROR = 1
@@ -58,6 +59,11 @@ profiles_app = typer.Typer(
     help="What the behaviour baselines have learned: each entity's profile.", no_args_is_help=True
 )
 app.add_typer(profiles_app, name="profiles")
+accounts_app = typer.Typer(
+    help="Access keys for `keibi serve`: each key signs GuardDuty API calls as one account.",
+    no_args_is_help=True,
+)
+app.add_typer(accounts_app, name="accounts")
 
 err = Console(stderr=True)
 
@@ -333,7 +339,9 @@ def _assemble_intel(
         if not sep or not category or not path:
             raise ConfigError(f"--feed {spec!r}: expected CATEGORY=PATH, e.g. Tor=tor-exits.txt")
         sources.append(_ListSource(_file_list(path, store, kind="threat", category=category), "--feed"))
-    stored = [_ListSource(lst, "store") for lst in store.active_intel_lists()]
+    from keibi.store.api_lists import scan_lists
+
+    stored = [_ListSource(lst, "store") for lst in scan_lists(store)]  # API-made lists by their owners' names
     sources += stored
     sources += [_ListSource(_shipped_version(lst), "shipped") for lst in builtin_feeds()]
 
@@ -614,6 +622,193 @@ def list_detectors(
         _stdout().print(table)
 
     _guard(run)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on ([server] host).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on ([server] port).", min=1, max=65535)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve GuardDuty's REST API: boto3 and the AWS CLI work against it with --endpoint-url.
+
+    Requests are signed with keys from `keibi accounts create`; each account sees its own
+    detector and findings, an administrator also its members'.
+    """
+
+    def run() -> None:
+        from keibi.api.server import serve as run_server
+
+        cfg = _config(config)
+        _open_store(cfg).close()  # a bad store URL or migration fails here, in one line
+        where = f"http://{host or cfg.server.host}:{port or cfg.server.port}"
+        _stdout().print(f"keibi {__version__}: GuardDuty API on {where} (store {_store_label(cfg)})")
+        run_server(cfg, host=host, port=port)
+
+    _guard(run)
+
+
+def _store_label(cfg: Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(cfg.store_url).render_as_string(hide_password=True)
+
+
+# -- keibi accounts -------------------------------------------------------------------------------
+
+AccessKeyArgument = Annotated[str, typer.Argument(help="The access key id (`keibi accounts list`).")]
+
+
+def _key_json(key: AccessKey, *, secret: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "accountId": key.account_id,
+        "accessKeyId": key.access_key_id,
+        "name": key.name,
+        "status": "Active" if key.active else "Inactive",
+        "createdAt": _iso(key.created_at),
+    }
+    if secret:
+        out["secretAccessKey"] = key.secret_access_key
+    return out
+
+
+def _endpoint(cfg: Config) -> str:
+    host = cfg.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{host}:{cfg.server.port}"
+
+
+@accounts_app.command("create")
+def accounts_create(
+    account_id: Annotated[
+        str | None,
+        typer.Option(
+            "--account-id", help="12-digit account to add a key to (default: a new random account)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A label for the key: who or what uses it.")
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """Issue an access key, for a new account or (--account-id) one more for an existing one.
+
+    The secret is printed once and cannot be shown again; a second key for the same account
+    lets you rotate without downtime.
+    """
+
+    def run() -> None:
+        from keibi.store.accounts import create_key
+
+        cfg = _config(config)
+        with _open_store(cfg) as store:
+            key = create_key(store, account_id, name)
+        if fmt is OutputFormat.json:
+            _write_json(_key_json(key, secret=True), None)
+            return
+        out = _stdout()
+        for label, value in (
+            ("Account id", key.account_id),
+            ("Access key id", key.access_key_id),
+            ("Secret access key", key.secret_access_key),
+        ):
+            out.print(f"{label + ':':<19}{value}", markup=False, highlight=False, soft_wrap=True)
+        endpoint = _endpoint(cfg)
+        err.print(
+            "\nThe secret is shown only now. Use the key like an AWS key, with keibi's endpoint:\n"
+            f"  aws configure set aws_access_key_id {key.access_key_id} --profile keibi\n"
+            "  aws configure set aws_secret_access_key <secret> --profile keibi\n"
+            f"  aws guardduty list-detectors --profile keibi --region us-east-1 --endpoint-url {endpoint}\n"
+            f"  boto3.client('guardduty', endpoint_url='{endpoint}', region_name='us-east-1',\n"
+            f"               aws_access_key_id='{key.access_key_id}', aws_secret_access_key='<secret>')",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    _guard(run)
+
+
+@accounts_app.command("list")
+def accounts_list(
+    account_id: Annotated[str | None, typer.Option("--account-id", help="Only this account's keys.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """List the access keys (never their secrets), by account."""
+
+    def run() -> None:
+        from keibi.store.accounts import check_account_id, list_keys
+
+        if account_id is not None:
+            check_account_id(account_id)
+        with _open_store(_config(config)) as store:
+            keys = list_keys(store, account_id)
+        if fmt is OutputFormat.json:
+            _write_json([_key_json(k) for k in keys], None)
+            return
+        if not keys:
+            err.print("no access keys yet: `keibi accounts create` issues one", highlight=False)
+            return
+        table = Table(title="Access keys", title_justify="left")
+        for col in ("Account", "Access key id", "Name", "Status", "Created"):
+            table.add_column(col)
+        for key in keys:
+            table.add_row(
+                key.account_id,
+                key.access_key_id,
+                escape(key.name or "-"),
+                "Active" if key.active else "[dim]Inactive[/]",
+                _when(key.created_at),
+            )
+        _stdout().print(table)
+
+    _guard(run)
+
+
+def _change_key(
+    access_key_id: str, change: Callable[[Store, str], bool], done: str, config: Path | None
+) -> None:
+    from keibi.store.accounts import find_key
+
+    with _open_store(_config(config)) as store:
+        key = find_key(store, access_key_id)
+        if key is None or not change(store, access_key_id):
+            raise ConfigError(f"no access key {access_key_id!r} (`keibi accounts list` shows them)")
+    err.print(
+        f"{done} access key {escape(access_key_id)} of account {key.account_id}; "
+        "a running `keibi serve` notices within 10 seconds",
+        highlight=False,
+    )
+
+
+@accounts_app.command("delete")
+def accounts_delete(access_key_id: AccessKeyArgument, config: ConfigOption = None) -> None:
+    """Delete an access key for good (the account's detectors and findings stay)."""
+    from keibi.store.accounts import delete_key
+
+    _guard(lambda: _change_key(access_key_id, delete_key, "deleted", config))
+
+
+@accounts_app.command("deactivate")
+def accounts_deactivate(access_key_id: AccessKeyArgument, config: ConfigOption = None) -> None:
+    """Refuse an access key's requests until `keibi accounts activate` (IAM's Inactive)."""
+    from keibi.store.accounts import set_key_active
+
+    _guard(
+        lambda: _change_key(access_key_id, lambda s, k: set_key_active(s, k, False), "deactivated", config)
+    )
+
+
+@accounts_app.command("activate")
+def accounts_activate(access_key_id: AccessKeyArgument, config: ConfigOption = None) -> None:
+    """Accept a deactivated access key's requests again."""
+    from keibi.store.accounts import set_key_active
+
+    _guard(lambda: _change_key(access_key_id, lambda s, k: set_key_active(s, k, True), "activated", config))
 
 
 # -- keibi profiles -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Lookup: ``--config PATH``, else ``$KEIBI_CONFIG``, else ``./keibi.toml`` if present, else
 defaults. Environment overrides: ``KEIBI_DATA_DIR``, ``KEIBI_DATABASE_URL``,
-``KEIBI_REGION``. Unknown keys are refused with ``file:section.key`` so a typo never
+``KEIBI_REGION``, ``KEIBI_SERVER_HOST``, ``KEIBI_SERVER_PORT``, ``KEIBI_SERVER_LIST_LOCATIONS``. Unknown keys are refused with ``file:section.key`` so a typo never
 silently does nothing.
 
     [keibi]
@@ -47,6 +47,13 @@ silently does nothing.
     dga_min_domains = 10                  # generated-looking registrable domains failing to resolve, per window
     reputation_min_score = 5.0            # reputation points of a low-reputation domain (data/reputation.toml)
     reputation_malicious_score = 9.0      # ... of a malicious one without a feed saying so
+
+    [server]                              # `keibi serve`: GuardDuty's API (keibi.api)
+    host = "127.0.0.1"                    # KEIBI_SERVER_HOST
+    port = 8157                           # KEIBI_SERVER_PORT
+    max_request_bytes = 1048576           # bigger bodies get a 400 BadRequestException
+    max_clock_skew_seconds = 300          # SigV4: older or newer X-Amz-Date is refused
+    list_locations = ["s3", "https"]      # where API-made lists may live (+ "http", "file"); KEIBI_SERVER_LIST_LOCATIONS
 """
 
 from __future__ import annotations
@@ -84,12 +91,26 @@ class IntelConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """``[server]``: where ``keibi serve`` listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8157
+    max_request_bytes: int = 1 << 20
+    max_clock_skew_seconds: int = 300
+    # Where API callers may place IP sets and threat lists: the server fetches them itself, so
+    # local files (file) and internal URLs (http) are off unless the operator allows them.
+    list_locations: tuple[str, ...] = ("s3", "https")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = field(default_factory=lambda: Path("~/.local/share/keibi").expanduser())
     database_url: str = ""
     region: str = "us-east-1"
     intel: IntelConfig = field(default_factory=IntelConfig)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    server: ServerConfig = field(default_factory=ServerConfig)
     path: str | None = None
 
     @property
@@ -201,6 +222,44 @@ def _feeds(path: str, base: Path, value: Any) -> tuple[FeedConfig, ...]:
     return tuple(out)
 
 
+def _server(path: str, table: dict[str, Any], env: dict[str, str]) -> ServerConfig:
+    _check_keys(
+        path,
+        "server",
+        table,
+        {"host", "port", "max_request_bytes", "max_clock_skew_seconds", "list_locations"},
+    )
+    values: dict[str, Any] = dict(table)
+    if env.get("KEIBI_SERVER_LIST_LOCATIONS"):
+        values["list_locations"] = [
+            v.strip() for v in env["KEIBI_SERVER_LIST_LOCATIONS"].split(",") if v.strip()
+        ]
+    if "list_locations" in values:
+        schemes = values["list_locations"]
+        if not isinstance(schemes, list) or not set(schemes) <= {"s3", "https", "http", "file"}:
+            raise ConfigError(
+                'must be a list of "s3", "https", "http", "file"', path, "server.list_locations"
+            )
+        values["list_locations"] = tuple(schemes)
+    if env.get("KEIBI_SERVER_HOST"):
+        values["host"] = env["KEIBI_SERVER_HOST"]
+    if env.get("KEIBI_SERVER_PORT"):
+        try:
+            values["port"] = int(env["KEIBI_SERVER_PORT"])
+        except ValueError:
+            raise ConfigError(
+                f"KEIBI_SERVER_PORT must be a port number, got {env['KEIBI_SERVER_PORT']!r}"
+            ) from None
+    if not isinstance(values.get("host", ""), str):
+        raise ConfigError("must be a host name or address", path, "server.host")
+    for key in ("port", "max_request_bytes", "max_clock_skew_seconds"):
+        if key in values:
+            values[key] = int(_number(path, f"server.{key}", values[key]))
+    if not 0 < values.get("port", 1) < 65536:
+        raise ConfigError(f"must be a port number, got {values['port']}", path, "server.port")
+    return ServerConfig(**values)
+
+
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read the config file (if any) and apply environment overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -217,8 +276,8 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"not valid TOML: {exc}", chosen) from None
     where = chosen or "keibi.toml"
-    _check_keys(where, "", raw, {"keibi", "intel", "detect"})
-    for name in ("keibi", "intel", "detect"):
+    _check_keys(where, "", raw, {"keibi", "intel", "detect", "server"})
+    for name in ("keibi", "intel", "detect", "server"):
         if not isinstance(raw.get(name, {}), dict):
             raise ConfigError("must be a table", where, name)
     main: dict[str, Any] = raw.get("keibi", {})
@@ -233,6 +292,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     detect_raw: dict[str, Any] = raw.get("detect", {})
     _check_keys(where, "detect", detect_raw, set(_DETECT_KEYS))
 
+    server = _server(where, raw.get("server", {}), env)
     base = Path(chosen).parent if chosen else Path()
     detect_kwargs = {
         attr: convert(_number(where, f"detect.{key}", detect_raw[key]))
@@ -255,8 +315,9 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         region=env.get("KEIBI_REGION") or str(main.get("region", defaults.region)),
         intel=intel,
         detect=DetectSettings(**detect_kwargs),
+        server=server,
         path=chosen,
     )
 
 
-__all__ = ["Config", "FeedConfig", "IntelConfig", "load_config"]
+__all__ = ["Config", "FeedConfig", "IntelConfig", "ServerConfig", "load_config"]

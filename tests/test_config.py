@@ -41,6 +41,9 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ),
         ("[intel]\nthreat_lists = 'x.txt'\n", "keibi.toml:intel.threat_lists: must be a list of file paths"),
         ("[keibi\n", "keibi.toml: not valid TOML"),
+        ("[server]\nport = 70000\n", "keibi.toml:server.port: must be a port number"),
+        ("[server]\nlisten = 1\n", "keibi.toml:server.listen: unknown key"),
+        ("[server]\nlist_locations = ['ftp']\n", "keibi.toml:server.list_locations: must be a list of"),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -68,3 +71,19 @@ def test_a_feed_without_category_is_refused(tmp_path: Path) -> None:
     cfg.write_text('[intel]\nfeeds = [{ path = "tor.txt" }]\n')
     with pytest.raises(ConfigError, match=r"intel\.feeds\[0\]\.category"):
         load_config(cfg, environ={})
+
+
+def test_server_settings_from_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "keibi.toml"
+    path.write_text(
+        '[server]\nhost = "0.0.0.0"\nport = 9000\nmax_request_bytes = 4096\nlist_locations = ["s3"]\n'
+    )
+    cfg = load_config(path, environ={})
+    assert (cfg.server.host, cfg.server.port, cfg.server.max_request_bytes) == ("0.0.0.0", 9000, 4096)
+    assert cfg.server.list_locations == ("s3",)
+    assert cfg.server.max_clock_skew_seconds == 300
+    env = {"KEIBI_SERVER_PORT": "9100", "KEIBI_SERVER_LIST_LOCATIONS": "s3, file"}
+    cfg = load_config(path, environ=env)
+    assert (cfg.server.port, cfg.server.list_locations) == (9100, ("s3", "file"))
+    with pytest.raises(ConfigError, match="KEIBI_SERVER_PORT must be a port number"):
+        load_config(path, environ={"KEIBI_SERVER_PORT": "http"})
