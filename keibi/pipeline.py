@@ -73,6 +73,11 @@ POOLED_SOURCES: Final = frozenset({"cloudtrail"})
 PENDING_RECORDS: Final = 2_000  # finding records held before they are stored in one transaction
 PENDING_EVIDENCE: Final = 100_000  # ... or evidence pointers held, whichever comes first
 POOL_MAX_FILE_BYTES: Final = 8 << 20  # a (compressed) file bigger than this is streamed, not parsed whole
+# Keys of the detector-state table that are not detectors' own state: a watch engine's open
+# windows (rows carried per detector) and watermarks (per source).
+_OPEN: Final = "~"
+_CARRY: Final = "~carry/"
+_WATERMARK: Final = "~watermark/"
 
 
 class ScanProgress(Protocol):
@@ -111,15 +116,20 @@ class Engine:
         registry: DetectorRegistry | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         now: datetime | None = None,
+        lateness: timedelta = LATENESS,
+        resume_windows: bool = False,
     ) -> None:
         self.store = store
         self.intel = intel
         self.list_versions = list_versions(intel)
+        stored = store.detector_state()
         self.ctx = DetectContext(  # one per scan, starting from what earlier scans learned
             settings=settings or DetectSettings(),
-            state={did: _decode_state(blob) for did, blob in store.detector_state().items()},
+            state={did: _decode_state(blob) for did, blob in stored.items() if not did.startswith(_OPEN)},
             aws_ip_ranges_date=intel.aws_ranges.create_date if intel.aws_ranges is not None else None,
         )
+        self._state_saved = dict(self.ctx.state)
+        self.lateness = lateness
         self._profiles_loaded = store.profiles()
         self.ctx.profiles.update(self._profiles_loaded)
         self.registry = (registry or detectors).load()
@@ -134,6 +144,21 @@ class Engine:
         self._pending_evidence = 0
         self._sources: dict[SourceName, _SourceState] = {s: _SourceState() for s in SOURCES}
         self._carry: dict[str, pl.DataFrame] = {}
+        self.created: set[str] = set()  # ids of the findings this engine created (not yet taken)
+        self._carried: set[str] = set()  # detectors whose open rows the store holds
+        if resume_windows:  # the open windows and watermarks the last checkpoint left
+            for key, blob in stored.items():
+                if key.startswith(_CARRY):
+                    self._carry[key.removeprefix(_CARRY)] = _decode_state(blob)
+                    self._carried.add(key.removeprefix(_CARRY))
+                elif key.startswith(_WATERMARK) and key.removeprefix(_WATERMARK) in self._sources:
+                    when = datetime.fromisoformat(blob.decode())
+                    self._sources[key.removeprefix(_WATERMARK)].watermark = when  # type: ignore[index]
+
+    def use_intel(self, intel: Intel) -> None:
+        """Match later batches against ``intel`` (lists changed since the engine was made)."""
+        self.intel = intel
+        self.list_versions = list_versions(intel)
 
     def feed(self, source: SourceName, frame: pl.DataFrame) -> None:
         """Buffer a parsed frame; run the detectors once a full batch is buffered."""
@@ -153,11 +178,65 @@ class Engine:
         self._store_pending()
         states = {did: _encode_state(frame) for did, frame in self.ctx.state.items()}
         self.store.save_detector_state(states, self.now or datetime.now(UTC))
+        self._save_profiles()
+        return self.store.get_findings(list(self.touched))
+
+    def checkpoint(self) -> list[dict[str, Any]]:
+        """Detect on what is buffered without closing windows that may still grow, store the
+        findings, and save what detectors learned, the open windows' rows and the watermarks,
+        so an engine made with ``resume_windows`` goes on exactly from here. Returns the
+        findings touched since the last checkpoint. The watch loop calls this once per file
+        inside the file's ``Store.unit``: it commits with the file's checkpoint or not at all."""
+        for source in SOURCES:
+            self._flush(source, final=False)
+        self._store_pending()
+        at = self.now or datetime.now(UTC)
+        changed = {
+            did: _encode_state(frame)
+            for did, frame in self.ctx.state.items()
+            if self._state_saved.get(did) is not frame
+        }
+        carried = {did for did, frame in self._carry.items() if not frame.is_empty()}
+        changed.update({_CARRY + did: _encode_state(self._carry[did]) for did in carried})
+        emptied = [_CARRY + did for did in self._carried - carried]
+        self._carried = carried
+        changed.update(
+            {
+                _WATERMARK + source: state.watermark.isoformat().encode()
+                for source, state in self._sources.items()
+                if state.watermark is not None
+            }
+        )
+        self.store.save_detector_state(changed, at, drop=emptied)
+        self._state_saved = dict(self.ctx.state)
+        self._save_profiles()
+        touched, self.touched = list(self.touched), {}
+        return self.store.get_findings(touched)
+
+    def close_windows(self, sources: Sequence[SourceName] = SOURCES) -> list[dict[str, Any]]:
+        """Detect on every open window of ``sources`` now, as the end of a scan does, then
+        ``checkpoint``: the watch loop's answer to a source that has gone quiet, whose windows
+        no newer event would ever close."""
+        for source in sources:
+            self._flush(source, final=True)
+        return self.checkpoint()
+
+    def has_open_windows(self, source: SourceName) -> bool:
+        return any(
+            det.id in self._carry and not self._carry[det.id].is_empty()
+            for det in self.registry.for_source(source)
+        )
+
+    def watermark(self, source: SourceName) -> datetime | None:
+        """The newest event time seen on ``source``: windows close ``lateness`` behind it."""
+        return self._sources[source].watermark
+
+    def _save_profiles(self) -> None:
         for did, profile in self.ctx.profiles.items():
             before = self._profiles_loaded.get(did)
             if profile is not before:
                 self.store.save_profile(did, profile, before)
-        return self.store.get_findings(list(self.touched))
+                self._profiles_loaded[did] = profile
 
     def _flush(self, source: SourceName, *, final: bool) -> None:
         state = self._sources[source]
@@ -195,9 +274,9 @@ class Engine:
             self._detect(det, frame)
             return
         window = det.window(self.ctx)
-        closed = ((pl.col("event_time").dt.truncate(window) + window) <= (watermark - LATENESS)).fill_null(
-            True
-        )
+        closed = (
+            (pl.col("event_time").dt.truncate(window) + window) <= (watermark - self.lateness)
+        ).fill_null(True)
         ready = frame.filter(closed)
         self._carry[det.id] = frame.filter(~closed)
         if not ready.is_empty():
@@ -226,7 +305,9 @@ class Engine:
 
     def _store_pending(self) -> None:
         archive_new = self.suppression.archives if self.suppression else None
-        for stored in self.store.upsert_findings(self._pending, archive_new=archive_new):
+        for stored in self.store.upsert_findings(
+            self._pending, archive_new=archive_new, created=self.created
+        ):
             self.touched[stored["id"]] = None
         self._pending, self._pending_evidence = [], 0
 
@@ -392,7 +473,7 @@ def scan(
         workers = 0
     records = 0
     tally = UsageTally()
-    skipped = _Paused(paused(store))
+    skipped = Paused(paused(store))
     for item, frame in _read_ahead(planned, report, batch_rows, workers):
         if frame is not None:
             records += frame.height
@@ -438,7 +519,7 @@ class _Prepare:
             raise error
 
 
-class _Paused:
+class Paused:
     """The records a scan leaves unanalysed: those of accounts and regions whose detector is
     DISABLED, or whose feature for that data source is (``keibi.store.detectors.paused``), as
     GuardDuty analyses nothing for them. They are read (and reported) but neither detected on
@@ -469,6 +550,7 @@ __all__ = [
     "DEFAULT_BATCH_ROWS",
     "LATENESS",
     "Engine",
+    "Paused",
     "ScanProgress",
     "ScanResult",
     "default_workers",

@@ -9,7 +9,7 @@ them into batches with one fixed schema per source (``schema.py``).
 
 from keibi.sources._flow_fields import DEFAULT_FORMAT as VPC_FLOW_DEFAULT_FORMAT
 from keibi.sources.locations import LocalLocation, Location, LogFile, S3Location, locate
-from keibi.sources.planning import PlannedFile, plan
+from keibi.sources.planning import PlannedFile, plan, plan_files
 from keibi.sources.reading import read
 from keibi.sources.report import Report
 from keibi.sources.schema import CLOUDTRAIL, DNS, SCHEMAS, SOURCES, VPC_FLOW, SourceName
@@ -33,6 +33,7 @@ __all__ = [
     "SourceName",
     "locate",
     "plan",
+    "plan_files",
     "read",
     "sniff",
 ]

@@ -60,18 +60,22 @@ def plan(uris: Sequence[str], report: Report) -> list[PlannedFile]:
     Raises ``ConfigError`` for a location that does not exist.
     """
     seen: set[str] = set()
-    planned: list[PlannedFile] = []
+    found: list[tuple[Location, LogFile]] = []
     for uri in uris:
         location = locate(uri)
         for f in location.list():
-            if f.uri in seen:
-                continue
-            seen.add(f.uri)
-            item = _peek(location, f, report)
-            if item is not None:
-                planned.append(item)
+            if f.uri not in seen:
+                seen.add(f.uri)
+                found.append((location, f))
+    return plan_files(found, report)
+
+
+def plan_files(files: Sequence[tuple[Location, LogFile]], report: Report) -> list[PlannedFile]:
+    """``plan`` for files already listed (the watch loop's new arrivals): each recognised from
+    its head and sorted by (first event time, uri); unreadable ones reported and left out."""
+    planned = [item for location, f in files if (item := _peek(location, f, report)) is not None]
     planned.sort(key=lambda p: (p.first_time or _UNKNOWN_TIME, p.file.uri))
     return planned
 
 
-__all__ = ["PlannedFile", "plan"]
+__all__ = ["PlannedFile", "plan", "plan_files"]

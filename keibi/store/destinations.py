@@ -244,6 +244,18 @@ def set_destination_status(
         )
 
 
+def all_destinations(store: Store) -> list[tuple[DestinationRecord, str, str]]:
+    """Every destination with its detector's account and region, for the exporter."""
+    d, t = detectors.c, publishing_destinations.c
+    with store.transaction("read publishing destinations", read=True) as conn:
+        rows = conn.execute(
+            sa.select(publishing_destinations, d.account_id, d.region)
+            .join(detectors, d.detector_id == t.detector_id)
+            .order_by(t.destination_id)
+        ).mappings()
+        return [(_record(row), str(row["account_id"]), str(row["region"])) for row in rows]
+
+
 __all__ = [
     "DESTINATION_QUOTA",
     "PENDING_VERIFICATION",
@@ -253,6 +265,7 @@ __all__ = [
     "DestinationQuotaExceeded",
     "DestinationRecord",
     "PublishingStatus",
+    "all_destinations",
     "bucket_and_prefix",
     "create_destination",
     "delete_destination",

@@ -310,6 +310,82 @@ def _v8_finding_list_indexes(conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE INDEX {name} ON findings ({', '.join(columns)})"))
 
 
+def _v9_continuous_monitoring(conn: Connection) -> None:
+    """The watch manifest (``processed_files`` gains what each file gave: its source, state,
+    events, errors, event-time span), the watch sources' listing markers, and the publishing
+    outbox: per-finding publish state, the events emitted, their deliveries per target, and the
+    dead letters of deliveries that gave up."""
+    for column in (
+        "source VARCHAR(512)",
+        "state VARCHAR(16)",
+        "events BIGINT",
+        "errors BIGINT",
+        "detail TEXT",
+        "first_event_at TIMESTAMP",
+        "last_event_at TIMESTAMP",
+    ):
+        if conn.dialect.name == "postgresql" and column.endswith("TIMESTAMP"):
+            column += " WITH TIME ZONE"
+        conn.execute(sa.text(f"ALTER TABLE processed_files ADD COLUMN {column}"))
+    conn.execute(sa.text("CREATE INDEX ix_processed_files_source ON processed_files (source, processed_at)"))
+    meta = sa.MetaData()
+    tables = [
+        sa.Table(
+            "watch_markers",
+            meta,
+            sa.Column("source", sa.String(512), primary_key=True),
+            sa.Column("key", sa.String(1024), primary_key=True),
+            sa.Column("value", sa.String(1024), nullable=False),
+        ),
+        sa.Table(
+            "published_findings",
+            meta,
+            sa.Column("finding_id", sa.String(64), primary_key=True),
+            sa.Column("account_id", sa.String(32), nullable=False),
+            sa.Column("region", sa.String(32), nullable=False),
+            sa.Column("suppressed", sa.Boolean, nullable=False),
+            sa.Column("published_count", sa.Integer, nullable=False),
+            sa.Column("pending_since", UTCDateTime),
+            sa.Column("published_at", UTCDateTime),
+            sa.Index("ix_published_findings_pending", "pending_since"),
+        ),
+        sa.Table(
+            "publish_events",
+            meta,
+            sa.Column("event_id", sa.String(36), primary_key=True),
+            sa.Column("finding_id", sa.String(64), nullable=False),
+            sa.Column("kind", sa.String(8), nullable=False),
+            sa.Column("account_id", sa.String(32), nullable=False),
+            sa.Column("region", sa.String(32), nullable=False),
+            sa.Column("created_at", UTCDateTime, nullable=False),
+            sa.Column("body", sa.Text, nullable=False),
+            sa.Index("ix_publish_events_created_at", "created_at"),
+        ),
+        sa.Table(
+            "deliveries",
+            meta,
+            sa.Column("event_id", sa.String(36), primary_key=True),
+            sa.Column("target", sa.String(256), primary_key=True),
+            sa.Column("attempts", sa.Integer, nullable=False),
+            sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+            sa.Column("last_error", sa.Text),
+            sa.Column("delivered_at", UTCDateTime),
+            sa.Index("ix_deliveries_due", "target", "delivered_at", "next_attempt_at"),
+        ),
+        sa.Table(
+            "dead_letters",
+            meta,
+            sa.Column("event_id", sa.String(36), primary_key=True),
+            sa.Column("target", sa.String(256), primary_key=True),
+            sa.Column("attempts", sa.Integer, nullable=False),
+            sa.Column("last_error", sa.Text, nullable=False),
+            sa.Column("failed_at", UTCDateTime, nullable=False),
+        ),
+    ]
+    for table in tables:
+        table.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_findings_and_evidence,
     _v2_processed_files,
@@ -319,6 +395,7 @@ MIGRATIONS: list[Migration] = [
     _v6_profiles,
     _v7_guardduty_api,
     _v8_finding_list_indexes,
+    _v9_continuous_monitoring,
 ]
 
 

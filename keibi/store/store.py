@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -74,6 +75,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = engines.normalise_url(url)
+        self._unit = threading.local()  # the connection of this thread's open ``unit``, if any
         self.engine = engines.create(self.url)
         try:
             self.migrated: list[int] = migrate(self.engine)
@@ -106,6 +108,10 @@ class Store:
 
     @contextmanager
     def _transaction(self, what: str, *, read: bool = False) -> Iterator[Connection]:
+        ambient: Connection | None = getattr(self._unit, "conn", None)
+        if ambient is not None:  # inside ``unit``: its transaction, committed or rolled back there
+            yield ambient
+            return
         try:
             with self.engine.connect() as conn:
                 if read:
@@ -117,6 +123,21 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"store {engines.safe(self.url)}: cannot {what}: {engines.reason(exc)}") from exc
 
+    @contextmanager
+    def unit(self, what: str) -> Iterator[Connection]:
+        """One transaction around everything this thread writes until the block ends: findings,
+        detector state, usage, checkpoints, outbox. The watch loop processes a file in one unit,
+        so a crash anywhere leaves either all of what the file gave or none of it (exactly
+        once). Other threads keep their own transactions; units do not nest."""
+        if getattr(self._unit, "conn", None) is not None:
+            raise StoreError(f"store: cannot {what}: a unit is already open in this thread")
+        with self._transaction(what) as conn:
+            self._unit.conn = conn
+            try:
+                yield conn
+            finally:
+                self._unit.conn = None
+
     def transaction(self, what: str, *, read: bool = False) -> AbstractContextManager[Connection]:
         """One transaction, for the store modules that keep their own tables (``keibi.store.accounts``,
         ``keibi.store.detectors`` …); a database error becomes ``StoreError`` naming ``what``."""
@@ -125,7 +146,11 @@ class Store:
     # -- writing ---------------------------------------------------------------------------
 
     def upsert_findings(
-        self, records: Sequence[FindingRecord], *, archive_new: Callable[[dict[str, Any]], bool] | None = None
+        self,
+        records: Sequence[FindingRecord],
+        *,
+        archive_new: Callable[[dict[str, Any]], bool] | None = None,
+        created: set[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Store ``records``, merging each into the finding with its id (``keibi.findings.merge``),
         also records sharing an id within this call; all in one transaction. Returns the
@@ -133,7 +158,9 @@ class Store:
 
         ``archive_new`` (suppression rules, ``keibi.store.filters.Suppression.archives``) is asked
         only about findings not stored yet, which are stored archived when it says so: only this
-        transaction knows which findings are new, and a stored finding keeps its own state."""
+        transaction knows which findings are new, and a stored finding keeps its own state.
+        The ids of the findings this call creates are added to ``created`` (publishing emits
+        those at once and batches updates of the others)."""
         pending: dict[str, tuple[dict[str, Any], list[Evidence]]] = {}
         for record in records:
             if record.id in pending:
@@ -143,12 +170,18 @@ class Store:
                 pending[record.id] = (record.finding, list(record.evidence))
         if not pending:
             return []
-        for attempt in range(_TRIES):
+        # Inside a ``unit`` a failed statement has spoilt the transaction: no second try there.
+        tries = 1 if getattr(self._unit, "conn", None) is not None else _TRIES
+        for attempt in range(tries):
             try:
+                new: set[str] = set()
                 with self._transaction("store findings") as conn:
-                    return self._upsert(conn, pending, archive_new)
+                    stored = self._upsert(conn, pending, archive_new, new)
+                if created is not None:
+                    created.update(new)
+                return stored
             except sa.exc.IntegrityError as exc:
-                if attempt + 1 == _TRIES:
+                if attempt + 1 == tries:
                     raise StoreError(
                         f"store {engines.safe(self.url)}: cannot store findings: {engines.reason(exc)}"
                     ) from exc
@@ -158,7 +191,8 @@ class Store:
         self,
         conn: Connection,
         pending: dict[str, tuple[dict[str, Any], list[Evidence]]],
-        archive_new: Callable[[dict[str, Any]], bool] | None = None,
+        archive_new: Callable[[dict[str, Any]], bool] | None,
+        created: set[str],
     ) -> list[dict[str, Any]]:
         ids = list(pending)
         existing = self._load(conn, ids, lock=True)
@@ -174,6 +208,7 @@ class Store:
             row = finding_row(final)
             if old is None:
                 inserts.append(row)
+                created.add(fid)
             else:
                 updates.append({"b_id": row.pop("id"), **row})
         if inserts:
@@ -241,10 +276,24 @@ class Store:
                 done.update(uri for uri, size, etag in rows if wanted[uri] == (size, etag))
         return done
 
-    def mark_processed(self, files: Sequence[InputFile], at: datetime) -> None:
-        """Record that ``files`` were read (replacing an older record of the same uri)."""
+    def mark_processed(
+        self,
+        files: Sequence[InputFile],
+        at: datetime,
+        details: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Record that ``files`` were read (replacing an older record of the same uri), with
+        what each gave when ``details`` has its uri (``keibi.store.manifest.ManifestEntry``)."""
         rows = {
-            uri: {"uri": uri, "size": size, "etag": etag, "processed_at": at} for uri, size, etag in files
+            uri: {
+                "uri": uri,
+                "size": size,
+                "etag": etag,
+                "processed_at": at,
+                "state": "DONE",
+                **(details or {}).get(uri, {}),
+            }
+            for uri, size, etag in files
         }
         if not rows:
             return
@@ -261,16 +310,22 @@ class Store:
             rows = conn.execute(sa.select(detector_state.c.detector_id, detector_state.c.state))
             return {str(did): bytes(blob) for did, blob in rows}
 
-    def save_detector_state(self, states: Mapping[str, bytes], at: datetime) -> None:
-        """Replace the stored state of each detector in ``states``; others' entries stay."""
-        if not states:
+    def save_detector_state(
+        self, states: Mapping[str, bytes], at: datetime, *, drop: Sequence[str] = ()
+    ) -> None:
+        """Replace the stored state of each detector in ``states`` and delete the entries named
+        in ``drop``; others' entries stay."""
+        if not states and not drop:
             return
         with self._transaction("write detector state") as conn:
-            conn.execute(sa.delete(detector_state).where(detector_state.c.detector_id.in_(list(states))))
-            conn.execute(
-                sa.insert(detector_state),
-                [{"detector_id": did, "state": blob, "updated_at": at} for did, blob in states.items()],
-            )
+            gone = [*states, *drop]
+            for chunk in _chunks(gone):
+                conn.execute(sa.delete(detector_state).where(detector_state.c.detector_id.in_(chunk)))
+            if states:
+                conn.execute(
+                    sa.insert(detector_state),
+                    [{"detector_id": did, "state": blob, "updated_at": at} for did, blob in states.items()],
+                )
 
     # -- behaviour profiles -----------------------------------------------------------------
 

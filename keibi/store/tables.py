@@ -29,10 +29,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return as_utc(value)
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime; also for aggregates (``max`` …), which
+    bypass the column type and come back from SQLite as text."""
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 # SQLite's rowid alias must be spelt INTEGER; PostgreSQL gets a 64-bit identity.
@@ -86,6 +92,8 @@ evidence = sa.Table(
     sa.Column("event_time", UTCDateTime, nullable=False),
 )
 
+# The manifest: every input file read, by uri with the size and ETag it had. A scan fills the
+# first four columns; the watch loop also what the file gave (``keibi.store.manifest``).
 processed_files = sa.Table(
     "processed_files",
     metadata,
@@ -93,6 +101,22 @@ processed_files = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("etag", sa.String(128)),
     sa.Column("processed_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(512)),
+    sa.Column("state", sa.String(16)),
+    sa.Column("events", sa.BigInteger),
+    sa.Column("errors", sa.BigInteger),
+    sa.Column("detail", sa.Text),
+    sa.Column("first_event_at", UTCDateTime),
+    sa.Column("last_event_at", UTCDateTime),
+)
+
+# Where each watched source's listing stands (e.g. the last S3 key committed, per partition).
+watch_markers = sa.Table(
+    "watch_markers",
+    metadata,
+    sa.Column("source", sa.String(512), primary_key=True),
+    sa.Column("key", sa.String(1024), primary_key=True),
+    sa.Column("value", sa.String(1024), nullable=False),
 )
 
 detector_state = sa.Table(
@@ -293,4 +317,53 @@ usage = sa.Table(
     sa.Column("events", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# Publishing (``keibi.publish.outbox``): per finding, whether it may be published (not
+# suppressed), the count last published and since when an update waits for the publishing
+# frequency; the events emitted (EventBridge JSON, written with the findings they carry); their
+# delivery per target; and the deliveries that gave up.
+published_findings = sa.Table(
+    "published_findings",
+    metadata,
+    sa.Column("finding_id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("suppressed", sa.Boolean, nullable=False),
+    sa.Column("published_count", sa.Integer, nullable=False),
+    sa.Column("pending_since", UTCDateTime),
+    sa.Column("published_at", UTCDateTime),
+)
+
+publish_events = sa.Table(
+    "publish_events",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("finding_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("account_id", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("target", sa.String(256), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", UTCDateTime),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("target", sa.String(256), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("failed_at", UTCDateTime, nullable=False),
 )
