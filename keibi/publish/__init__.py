@@ -1,0 +1,1 @@
+"""Publishing: event patterns, targets, export destinations (see DESIGN.md)."""
