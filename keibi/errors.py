@@ -49,9 +49,11 @@ class StoreError(KeibiError):
 
 
 class PublishError(KeibiError):
-    """A publish target failed."""
+    """A publish target failed; ``retryable`` tells the delivery loop whether trying again can help
+    (a timeout or a 5xx can; a 4xx, a bad URL or a missing program cannot)."""
 
-    def __init__(self, target: str, reason: str) -> None:
+    def __init__(self, target: str, reason: str, *, retryable: bool = True) -> None:
         self.target = target
         self.reason = reason
+        self.retryable = retryable
         super().__init__(f"{target}: {reason}")
