@@ -29,9 +29,11 @@ from keibi.sources import LogFile
 
 if TYPE_CHECKING:
     from keibi.intel import AwsRanges, Intel, IntelList, ListKind
+    from keibi.publish.delivery import Publisher
     from keibi.store import IntelListRecord, IntelListSpec, Store
     from keibi.store.accounts import AccessKey
     from keibi.store.intel_sync import RefreshResult
+    from keibi.watch import Watcher
 
 EXIT_USER_ERROR = 1
 EXIT_INPUT_SKIPPED = 3
@@ -64,6 +66,8 @@ accounts_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(accounts_app, name="accounts")
+publish_app = typer.Typer(help="Publishing: deliveries and dead letters.", no_args_is_help=True)
+app.add_typer(publish_app, name="publish")
 
 err = Console(stderr=True)
 
@@ -635,17 +639,217 @@ def serve(
     """Serve GuardDuty's REST API: boto3 and the AWS CLI work against it with --endpoint-url.
 
     Requests are signed with keys from `keibi accounts create`; each account sees its own
-    detector and findings, an administrator also its members'.
+    detector and findings, an administrator also its members'. With [watch] sources in
+    keibi.toml the watch loop (`keibi watch`) runs beside the API.
     """
 
     def run() -> None:
+        import threading
+
         from keibi.api.server import serve as run_server
 
         cfg = _config(config)
-        _open_store(cfg).close()  # a bad store URL or migration fails here, in one line
+        with _open_store(cfg) as store:  # a bad store URL, migration or watch setting fails here, in one line
+            if cfg.watch.sources:
+                _watcher(cfg, store, cfg.watch.sources)
+        background = None
+        if cfg.watch.sources:
+
+            def background(opened: Store, stop: threading.Event) -> None:
+                import logging
+
+                try:
+                    watcher, publisher = _watcher(cfg, opened, cfg.watch.sources)
+                    watcher.run(stop, publisher=publisher)
+                except Exception:  # the API goes on; the log says why watching stopped
+                    logging.getLogger("keibi.watch").exception("the watch loop stopped")
+
         where = f"http://{host or cfg.server.host}:{port or cfg.server.port}"
-        _stdout().print(f"keibi {__version__}: GuardDuty API on {where} (store {_store_label(cfg)})")
-        run_server(cfg, host=host, port=port)
+        watching = f"; watching {len(cfg.watch.sources)} sources" if cfg.watch.sources else ""
+        _stdout().print(
+            f"keibi {__version__}: GuardDuty API on {where} (store {_store_label(cfg)}){watching}"
+        )
+        run_server(cfg, host=host, port=port, background=background)
+
+    _guard(run)
+
+
+def _watcher(cfg: Config, store: Store, uris: Sequence[str]) -> tuple[Watcher, Publisher]:
+    """The watch loop and its publisher as keibi.toml describes them, on ``uris``."""
+    from datetime import timedelta
+
+    from keibi.publish.delivery import Publisher, RetryPolicy
+    from keibi.publish.setup import build_publishing
+    from keibi.watch import Watcher, WatchSettings, open_sources
+
+    if not uris:
+        raise ConfigError(
+            "nothing to watch: give directories, s3:// prefixes or SQS queues, or set [watch] sources in keibi.toml"
+        )
+    sources = open_sources(uris, settle_seconds=cfg.watch.settle_seconds)
+    targets = build_publishing(cfg, store)
+    policy = RetryPolicy(
+        max_attempts=cfg.publish.max_attempts,
+        base_seconds=cfg.publish.retry_base_seconds,
+        max_seconds=cfg.publish.retry_max_seconds,
+    )
+    watcher = Watcher(
+        store,
+        sources,
+        load_intel=lambda: _assemble_intel(cfg, store, None, None, None).intel,
+        settings=cfg.detect,
+        targets=targets,
+        watch=WatchSettings(
+            poll_seconds=cfg.watch.poll_seconds,
+            allowed_lateness=timedelta(minutes=cfg.watch.allowed_lateness_minutes),
+            close_idle_after=timedelta(minutes=cfg.watch.close_idle_minutes),
+        ),
+    )
+    return watcher, Publisher(store, targets, policy=policy)
+
+
+@app.command("watch")
+def watch(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Directories, s3://bucket/prefix or SQS queues (default: [watch] sources)."),
+    ] = None,
+    until_idle: Annotated[
+        bool,
+        typer.Option("--until-idle", help="Stop once no new file is left and no delivery is due."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Follow log sources continuously: detect as files land, publish and export the findings.
+
+    Each file is read exactly once, also across crashes (the manifest in the store); findings go
+    to the [[publish.targets]] and [[publish.exports]] of keibi.toml as GuardDuty's EventBridge
+    events. Stops after the file in hand on Ctrl-C or SIGTERM. `keibi serve` runs the same loop
+    beside the API when [watch] sources is set.
+    """
+
+    def run() -> None:
+        import signal
+        import threading
+
+        from keibi.api.server import configure_logging
+
+        cfg = _config(config)
+        store = _open_store(cfg)
+        try:
+            watcher, publisher = _watcher(cfg, store, sources or cfg.watch.sources)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            if cfg.watch.metrics_port:
+                from prometheus_client import CollectorRegistry, start_http_server
+
+                from keibi.status import StatusCollector
+
+                registry = CollectorRegistry()
+                registry.register(StatusCollector(store))
+                start_http_server(cfg.watch.metrics_port, registry=registry)
+            configure_logging()
+            watcher.run(stop, until_idle=until_idle, publisher=publisher)
+        finally:
+            store.close()
+
+    _guard(run)
+
+
+@app.command("status")
+def status(fmt: FormatOption = OutputFormat.table, config: ConfigOption = None) -> None:
+    """What continuous monitoring is doing: per source files, events, errors and lag; per target
+    deliveries, retries and dead letters."""
+
+    def run() -> None:
+        from keibi.status import read_status
+
+        cfg = _config(config)
+        with _open_store(cfg) as store:
+            found = read_status(store)
+        if fmt is OutputFormat.json:
+            _write_json(found.as_json(), None)
+            return
+        data = found.as_json()
+        sources = Table(title="sources")
+        for column in (
+            "source",
+            "files",
+            "events",
+            "errors",
+            "late",
+            "failed",
+            "files/min",
+            "events/min",
+            "lag",
+        ):
+            sources.add_column(column, justify="left" if column == "source" else "right")
+        for s in data["sources"]:
+            lag = s["lagSeconds"]
+            sources.add_row(
+                s["source"],
+                f"{s['files']:,}",
+                f"{s['events']:,}",
+                f"{s['errors']:,}",
+                str(s["lateFiles"]),
+                str(s["failedFiles"]),
+                str(s["filesLastMinute"]),
+                f"{s['eventsLastMinute']:,}",
+                "-" if lag is None else f"{lag:,.0f} s",
+            )
+        targets = Table(title="deliveries")
+        for column in ("target", "delivered", "pending", "retrying", "dead letters", "last error"):
+            targets.add_column(column, justify="left" if column in ("target", "last error") else "right")
+        for t in data["targets"]:
+            targets.add_row(
+                t["target"],
+                f"{t['delivered']:,}",
+                f"{t['pending']:,}",
+                f"{t['retrying']:,}",
+                f"{t['deadLetters']:,}",
+                escape(t["lastError"] or ""),
+            )
+        _stdout().print(sources, targets)
+
+    _guard(run)
+
+
+@publish_app.command("dead-letters")
+def publish_dead_letters(
+    retry: Annotated[bool, typer.Option("--retry", help="Put them back to be delivered now.")] = False,
+    target: Annotated[str | None, typer.Option("--target", help="Only this target's.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """Deliveries that failed every attempt (or could not succeed), and putting them back."""
+
+    def run() -> None:
+        from keibi.store.outbox import dead_letter_rows, retry_dead
+
+        cfg = _config(config)
+        with _open_store(cfg) as store:
+            if retry:
+                n = retry_dead(store, datetime.now(UTC), target)
+                err.print(f"{n} dead letters queued for delivery again", highlight=False)
+                return
+            rows = [r for r in dead_letter_rows(store, limit=1000) if target is None or r["target"] == target]
+        if fmt is OutputFormat.json:
+            _write_json([{**r, "failed_at": _iso(r["failed_at"])} for r in rows], None)
+            return
+        table = Table(title=f"{len(rows)} dead letters")
+        for column in ("failed at", "target", "event id", "finding id", "attempts", "last error"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(
+                _iso(r["failed_at"]) or "",
+                r["target"],
+                r["event_id"],
+                r["finding_id"],
+                str(r["attempts"]),
+                escape(str(r["last_error"])),
+            )
+        _stdout().print(table)
 
     _guard(run)
 

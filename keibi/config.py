@@ -2,7 +2,8 @@
 
 Lookup: ``--config PATH``, else ``$KEIBI_CONFIG``, else ``./keibi.toml`` if present, else
 defaults. Environment overrides: ``KEIBI_DATA_DIR``, ``KEIBI_DATABASE_URL``,
-``KEIBI_REGION``, ``KEIBI_SERVER_HOST``, ``KEIBI_SERVER_PORT``, ``KEIBI_SERVER_LIST_LOCATIONS``. Unknown keys are refused with ``file:section.key`` so a typo never
+``KEIBI_REGION``, ``KEIBI_SERVER_HOST``, ``KEIBI_SERVER_PORT``, ``KEIBI_SERVER_LIST_LOCATIONS``,
+``KEIBI_WATCH_SOURCES``. Unknown keys are refused with ``file:section.key`` so a typo never
 silently does nothing.
 
     [keibi]
@@ -54,6 +55,31 @@ silently does nothing.
     max_request_bytes = 1048576           # bigger bodies get a 400 BadRequestException
     max_clock_skew_seconds = 300          # SigV4: older or newer X-Amz-Date is refused
     list_locations = ["s3", "https"]      # where API-made lists may live (+ "http", "file"); KEIBI_SERVER_LIST_LOCATIONS
+
+    [watch]                               # `keibi watch`, and `keibi serve` beside the API (keibi.watch)
+    sources = ["logs/", "s3://trail-bucket/org", "https://sqs.us-east-1.amazonaws.com/1234/trail-events"]  # KEIBI_WATCH_SOURCES (comma-separated)
+    poll_seconds = 1.0
+    settle_seconds = 1.0                  # a local file is read once it has not changed for this long
+    allowed_lateness_minutes = 15         # events this far behind the newest still join their windows
+    close_idle_minutes = 15               # a log source quiet this long has its open windows detected on
+    metrics_port = 0                      # `keibi watch` serves Prometheus /metrics here (0: off)
+
+    [publish]                             # where findings go, as GuardDuty's EventBridge events (keibi.publish)
+    console_url = "https://keibi.example.org"   # links in Slack and email messages
+    max_attempts = 8                      # then the delivery goes to the dead-letter table
+    retry_base_seconds = 2                # backoff: base x 2^attempt, capped by retry_max_seconds
+    retry_max_seconds = 900
+    [[publish.targets]]                   # type: webhook | slack | email | sns | lambda | command
+    name = "soc"
+    type = "slack"
+    url = "https://hooks.slack.com/services/…"
+    min_severity = 7
+    pattern = '{"detail": {"type": [{"prefix": "UnauthorizedAccess:"}]}}'   # EventBridge event pattern
+    [[publish.exports]]                   # GuardDuty's S3 export layout, gzip JSON lines
+    name = "archive"
+    location = "s3://findings-bucket/guardduty"   # or a local directory (envelope-encrypted)
+    kms_key_arn = "arn:aws:kms:us-east-1:111122223333:key/…"   # local: key_file = "export.key"
+    rendering = "GUARDDUTY"               # or ASFF (Security Hub), OCSF (Detection Finding)
 """
 
 from __future__ import annotations
@@ -104,6 +130,30 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchConfig:
+    """``[watch]``: the sources ``keibi watch`` (and ``keibi serve``) follow continuously."""
+
+    sources: tuple[str, ...] = ()  # local directories, s3://bucket/prefix, SQS queue URLs or ARNs
+    poll_seconds: float = 1.0
+    settle_seconds: float = 1.0  # a local file is read once unchanged this long (not half-written)
+    allowed_lateness_minutes: float = 15.0
+    close_idle_minutes: float = 15.0  # a log source quiet this long has its open windows detected on
+    metrics_port: int = 0  # keibi watch serves /metrics here (0: not at all; keibi serve has its own)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishConfig:
+    """``[publish]``: where findings go (targets, exports) and how deliveries are retried."""
+
+    targets: tuple[dict[str, Any], ...] = ()  # [[publish.targets]] tables (keibi.publish.targets)
+    exports: tuple[dict[str, Any], ...] = ()  # [[publish.exports]] tables (keibi.publish.export)
+    console_url: str | None = None  # links in Slack and email: {console_url}/findings/{id}
+    max_attempts: int = 8
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = field(default_factory=lambda: Path("~/.local/share/keibi").expanduser())
     database_url: str = ""
@@ -111,6 +161,8 @@ class Config:
     intel: IntelConfig = field(default_factory=IntelConfig)
     detect: DetectSettings = field(default_factory=DetectSettings)
     server: ServerConfig = field(default_factory=ServerConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     path: str | None = None
 
     @property
@@ -260,6 +312,71 @@ def _server(path: str, table: dict[str, Any], env: dict[str, str]) -> ServerConf
     return ServerConfig(**values)
 
 
+def _watch(path: str, base: Path, table: dict[str, Any], env: dict[str, str]) -> WatchConfig:
+    _check_keys(
+        path,
+        "watch",
+        table,
+        {
+            "sources",
+            "poll_seconds",
+            "settle_seconds",
+            "allowed_lateness_minutes",
+            "close_idle_minutes",
+            "metrics_port",
+        },
+    )
+    values: dict[str, Any] = {}
+    sources = table.get("sources", [])
+    if env.get("KEIBI_WATCH_SOURCES"):
+        sources = [v.strip() for v in env["KEIBI_WATCH_SOURCES"].split(",") if v.strip()]
+    if not isinstance(sources, list) or not all(isinstance(v, str) and v for v in sources):
+        raise ConfigError(
+            "must be a list of directories, s3:// prefixes or SQS queue URLs", path, "watch.sources"
+        )
+    remote = ("s3://", "sqs://", "https://", "arn:")
+    values["sources"] = tuple(v if v.startswith(remote) else str(base / v) for v in sources)
+    for key in ("poll_seconds", "allowed_lateness_minutes", "close_idle_minutes"):
+        if key in table:
+            values[key] = float(_number(path, f"watch.{key}", table[key]))
+    if "settle_seconds" in table:  # 0: files are moved into place whole (rename), read at once
+        settle = table["settle_seconds"]
+        if isinstance(settle, bool) or not isinstance(settle, int | float) or settle < 0:
+            raise ConfigError(f"must be 0 or more seconds, got {settle!r}", path, "watch.settle_seconds")
+        values["settle_seconds"] = float(settle)
+    if "metrics_port" in table:
+        port = table["metrics_port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+            raise ConfigError(f"must be a port number or 0, got {port!r}", path, "watch.metrics_port")
+        values["metrics_port"] = port
+    return WatchConfig(**values)
+
+
+def _publish(path: str, table: dict[str, Any]) -> PublishConfig:
+    _check_keys(
+        path,
+        "publish",
+        table,
+        {"targets", "exports", "console_url", "max_attempts", "retry_base_seconds", "retry_max_seconds"},
+    )
+    values: dict[str, Any] = {}
+    for key in ("targets", "exports"):
+        entries = table.get(key, [])
+        if not isinstance(entries, list) or not all(isinstance(v, dict) for v in entries):
+            raise ConfigError(f"must be an array of tables ([[publish.{key}]])", path, f"publish.{key}")
+        values[key] = tuple(entries)
+    if "console_url" in table:
+        if not isinstance(table["console_url"], str):
+            raise ConfigError("must be a URL", path, "publish.console_url")
+        values["console_url"] = table["console_url"].rstrip("/")
+    if "max_attempts" in table:
+        values["max_attempts"] = int(_number(path, "publish.max_attempts", table["max_attempts"]))
+    for key in ("retry_base_seconds", "retry_max_seconds"):
+        if key in table:
+            values[key] = float(_number(path, f"publish.{key}", table[key]))
+    return PublishConfig(**values)
+
+
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Read the config file (if any) and apply environment overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -276,8 +393,8 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"not valid TOML: {exc}", chosen) from None
     where = chosen or "keibi.toml"
-    _check_keys(where, "", raw, {"keibi", "intel", "detect", "server"})
-    for name in ("keibi", "intel", "detect", "server"):
+    _check_keys(where, "", raw, {"keibi", "intel", "detect", "server", "watch", "publish"})
+    for name in ("keibi", "intel", "detect", "server", "watch", "publish"):
         if not isinstance(raw.get(name, {}), dict):
             raise ConfigError("must be a table", where, name)
     main: dict[str, Any] = raw.get("keibi", {})
@@ -316,8 +433,18 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         intel=intel,
         detect=DetectSettings(**detect_kwargs),
         server=server,
+        watch=_watch(where, base, raw.get("watch", {}), env),
+        publish=_publish(where, raw.get("publish", {})),
         path=chosen,
     )
 
 
-__all__ = ["Config", "FeedConfig", "IntelConfig", "ServerConfig", "load_config"]
+__all__ = [
+    "Config",
+    "FeedConfig",
+    "IntelConfig",
+    "PublishConfig",
+    "ServerConfig",
+    "WatchConfig",
+    "load_config",
+]

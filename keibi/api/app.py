@@ -11,6 +11,7 @@ long it took.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,7 @@ from keibi.api.protocol import (
 )
 from keibi.config import Config, ServerConfig
 from keibi.errors import KeibiError
+from keibi.status import StatusCollector
 from keibi.store import Store
 from keibi.store.accounts import find_key
 from keibi.store.members import visible_accounts
@@ -197,14 +199,28 @@ async def guardduty(request: Request) -> Response:
     return response
 
 
-def create_app(config: Config, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    config: Config,
+    *,
+    store: Store | None = None,
+    background: Callable[[Store, threading.Event], None] | None = None,
+) -> FastAPI:
     """The app for ``config``; ``store`` (else ``config.store_url``) is opened for the app's
-    lifetime and closed when it shuts down."""
+    lifetime and closed when it shuts down. ``background`` (the watch loop) runs in a thread
+    for as long as the app, told to stop by its event when the app shuts down."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store or (
             Store(config.store_url) if config.database_url else Store.for_data_dir(config.data_dir)
+        )
+        metrics = _Metrics.create()
+        metrics.registry.register(StatusCollector(opened))
+        stop = threading.Event()
+        worker = (
+            threading.Thread(target=background, args=(opened, stop), name="keibi-watch", daemon=True)
+            if background is not None
+            else None
         )
         app.state.api = ApiState(
             store=opened,
@@ -214,13 +230,18 @@ def create_app(config: Config, *, store: Store | None = None) -> FastAPI:
             ),
             handlers=ops.load(),
             max_request_bytes=config.server.max_request_bytes,
-            metrics=_Metrics.create(),
+            metrics=metrics,
             clock=lambda: datetime.now(UTC),
             settings=config.server,
         )
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=60)
             if store is None:
                 opened.close()
 

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Final
@@ -20,6 +20,7 @@ import uvicorn
 
 from keibi.api.app import create_app
 from keibi.config import Config
+from keibi.store import Store
 
 GRACE_SECONDS: Final = 10
 _FIELDS: Final = ("request_id", "operation", "status", "account", "region", "ms")
@@ -66,12 +67,18 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(config: Config, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve GuardDuty's API until interrupted."""
+def serve(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    background: Callable[[Store, threading.Event], None] | None = None,
+) -> None:
+    """Serve GuardDuty's API until interrupted (with ``background``, the watch loop, beside it)."""
     configure_logging()
     server = _Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, background=background),
             host=host or config.server.host,
             port=port or config.server.port,
             log_config=None,
