@@ -135,30 +135,50 @@ class Watcher:
         """Poll until ``stop`` is set (or, ``until_idle``, until a poll finds nothing new and
         nothing is due for delivery). ``publisher`` is run in a thread beside the loop."""
         worker = None
-        if publisher is not None and not until_idle:
+        publishing = threading.Event()  # stops the publisher thread (``stop`` stops everything)
+        if publisher is not None:
             worker = threading.Thread(
-                target=self._publish_loop, args=(publisher, stop), name="keibi-publish", daemon=True
+                target=self._publish_loop,
+                args=(publisher, stop, publishing),
+                name="keibi-publish",
+                daemon=True,
             )
             worker.start()
         try:
             while not stop.is_set():
                 result = self.step()
-                if until_idle:
-                    if not result.files and not result.failed and not self._waiting():
-                        self.close_windows(idle=None)
-                        while publisher is not None and self.publish(publisher).total:
-                            pass
-                        return
-                    if publisher is not None:
-                        self.publish(publisher)
-                    continue
-                if not result.files:
+                if until_idle and not result.files and not result.failed and not self._waiting():
+                    self.close_windows(idle=None)
+                    self._stop_publishing(worker, publishing)
+                    worker = None
+                    while publisher is not None and self.publish(publisher).total:
+                        pass  # what is due now, until nothing is (retries due later stay queued)
+                    return
+                if not result.files and not until_idle:
                     self.close_windows(idle=self.watch.close_idle_after)
                     stop.wait(self.watch.poll_seconds)
         finally:
-            if worker is not None:
-                self.processed.set()
-                worker.join(timeout=30)
+            self._stop_publishing(worker, publishing)
+
+    def _stop_publishing(self, worker: threading.Thread | None, publishing: threading.Event) -> None:
+        if worker is not None:
+            publishing.set()
+            self.processed.set()
+            worker.join(timeout=30)
+
+    def publish(self, publisher: Publisher) -> Outcome:
+        """Emit pending updates whose publishing frequency has passed, then deliver what is due."""
+        publish_updates(self.store, self.targets, self.clock())
+        return publisher.run_once()
+
+    def _publish_loop(self, publisher: Publisher, stop: threading.Event, publishing: threading.Event) -> None:
+        while not stop.is_set() and not publishing.is_set():
+            try:
+                self.publish(publisher)
+            except Exception:  # the store away for a moment: try again on the next round
+                log.exception("publishing failed; trying again")
+            self.processed.wait(self.watch.publish_seconds)
+            self.processed.clear()
 
     def close_windows(self, idle: timedelta | None) -> int:
         """Detect on the open windows of log sources quiet for ``idle`` (None: all of them, as
@@ -191,20 +211,6 @@ class Watcher:
     def _waiting(self) -> bool:
         """Whether a source holds files it will return later (still being written)."""
         return any(isinstance(s, DirectoryDiscovery) and s.waiting for s in self.sources)
-
-    def publish(self, publisher: Publisher) -> Outcome:
-        """Emit pending updates whose publishing frequency has passed, then deliver what is due."""
-        publish_updates(self.store, self.targets, self.clock())
-        return publisher.run_once()
-
-    def _publish_loop(self, publisher: Publisher, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.publish(publisher)
-            except Exception:  # the store away for a moment: try again on the next round
-                log.exception("publishing failed; trying again")
-            self.processed.wait(self.watch.publish_seconds)
-            self.processed.clear()
 
     def step(self) -> StepResult:
         """Poll every source once and process what is new."""
