@@ -145,12 +145,12 @@ class Engine:
         self._sources: dict[SourceName, _SourceState] = {s: _SourceState() for s in SOURCES}
         self._carry: dict[str, pl.DataFrame] = {}
         self.created: set[str] = set()  # ids of the findings this engine created (not yet taken)
-        self._carried: set[str] = set()  # detectors whose open rows the store holds
+        self._carried: dict[str, pl.DataFrame] = {}  # the open rows the store holds, per detector
         if resume_windows:  # the open windows and watermarks the last checkpoint left
             for key, blob in stored.items():
                 if key.startswith(_CARRY):
-                    self._carry[key.removeprefix(_CARRY)] = _decode_state(blob)
-                    self._carried.add(key.removeprefix(_CARRY))
+                    did = key.removeprefix(_CARRY)
+                    self._carry[did] = self._carried[did] = _decode_state(blob)
                 elif key.startswith(_WATERMARK) and key.removeprefix(_WATERMARK) in self._sources:
                     when = datetime.fromisoformat(blob.decode())
                     self._sources[key.removeprefix(_WATERMARK)].watermark = when  # type: ignore[index]
@@ -188,7 +188,8 @@ class Engine:
         findings touched since the last checkpoint. The watch loop calls this once per file
         inside the file's ``Store.unit``: it commits with the file's checkpoint or not at all."""
         for source in SOURCES:
-            self._flush(source, final=False)
+            if self._sources[source].frames:  # no new rows: no watermark move, no window closes
+                self._flush(source, final=False)
         self._store_pending()
         at = self.now or datetime.now(UTC)
         changed = {
@@ -196,9 +197,11 @@ class Engine:
             for did, frame in self.ctx.state.items()
             if self._state_saved.get(did) is not frame
         }
-        carried = {did for did, frame in self._carry.items() if not frame.is_empty()}
-        changed.update({_CARRY + did: _encode_state(self._carry[did]) for did in carried})
-        emptied = [_CARRY + did for did in self._carried - carried]
+        carried = {did: frame for did, frame in self._carry.items() if not frame.is_empty()}
+        changed.update(
+            {_CARRY + did: _encode_state(f) for did, f in carried.items() if self._carried.get(did) is not f}
+        )
+        emptied = [_CARRY + did for did in self._carried.keys() - carried.keys()]
         self._carried = carried
         changed.update(
             {
