@@ -699,6 +699,7 @@ def _watcher(cfg: Config, store: Store, uris: Sequence[str]) -> tuple[Watcher, P
         load_intel=lambda: _assemble_intel(cfg, store, None, None, None).intel,
         settings=cfg.detect,
         targets=targets,
+        refresh_targets=lambda: build_publishing(cfg, store),
         watch=WatchSettings(
             poll_seconds=cfg.watch.poll_seconds,
             allowed_lateness=timedelta(minutes=cfg.watch.allowed_lateness_minutes),

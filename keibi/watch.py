@@ -108,6 +108,7 @@ class Watcher:
         load_intel: Callable[[], Intel],
         settings: DetectSettings | None = None,
         targets: Sequence[Wants] = (),
+        refresh_targets: Callable[[], Sequence[Wants]] | None = None,
         watch: WatchSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -116,6 +117,8 @@ class Watcher:
         self.load_intel = load_intel
         self.settings = settings
         self.targets = list(targets)
+        self.refresh_targets = refresh_targets  # rebuilt with the rules: the API adds destinations
+        self._publisher: Publisher | None = None
         self.watch = watch or WatchSettings()
         self.clock = clock
         self._failures: dict[str, int] = {}
@@ -134,6 +137,7 @@ class Watcher:
     ) -> None:
         """Poll until ``stop`` is set (or, ``until_idle``, until a poll finds nothing new and
         nothing is due for delivery). ``publisher`` is run in a thread beside the loop."""
+        self._publisher = publisher
         worker = None
         publishing = threading.Event()  # stops the publisher thread (``stop`` stops everything)
         if publisher is not None:
@@ -374,6 +378,10 @@ class Watcher:
             self._engine.suppression = Suppression.load(self.store)
             self._paused = Paused(paused(self.store))
             self._rules_at = now
+            if self.refresh_targets is not None:
+                self.targets = list(self.refresh_targets())
+                if self._publisher is not None:
+                    self._publisher.targets = list(self.targets)  # type: ignore[arg-type]
         return self._engine
 
 

@@ -24,7 +24,12 @@ from keibi.publish.export import Exporter, batch_name, open_export
 from keibi.publish.patterns import EventPattern, PatternError
 from keibi.publish.targets import build_targets
 from keibi.store import Store
-from keibi.store.destinations import UNABLE_TO_PUBLISH, all_destinations, set_destination_status
+from keibi.store.destinations import (
+    PENDING_VERIFICATION,
+    UNABLE_TO_PUBLISH,
+    all_destinations,
+    set_destination_status,
+)
 from keibi.store.members import visible_accounts
 
 _EXPORT_KEYS: Final = frozenset(
@@ -107,7 +112,8 @@ def _exports(entries: Sequence[Mapping[str, Any]], source: str) -> list[ExportTa
 
 def api_destinations(store: Store) -> list[ExportTarget]:
     """The publishing destinations made through the API, each exporting what its detector sees.
-    A destination that cannot be opened (a KMS key ARN of the wrong shape) is marked unable."""
+    A new one is verified (bucket and key usable) and marked ``PUBLISHING`` or unable; one that
+    cannot be opened (a KMS key ARN of the wrong shape) is marked unable and left out."""
     out = []
     now = datetime.now(UTC)
     for record, account, region in all_destinations(store):
@@ -116,6 +122,13 @@ def api_destinations(store: Store) -> list[ExportTarget]:
         except ConfigError:
             set_destination_status(store, record.destination_id, UNABLE_TO_PUBLISH, now)
             continue
+        if record.status == PENDING_VERIFICATION:  # GuardDuty checks a new destination first
+            try:
+                exporter.verify()
+            except PublishError:
+                set_destination_status(store, record.destination_id, UNABLE_TO_PUBLISH, now)
+            else:
+                set_destination_status(store, record.destination_id, "PUBLISHING", now)
         scope = frozenset((a, region) for a in visible_accounts(store, account, region))
         out.append(
             ExportTarget(
