@@ -57,6 +57,7 @@ from keibi.detect import ROW, DetectContext, Detector, DetectorRegistry, DetectS
 from keibi.enrich import enrich
 from keibi.findings import DETAIL_COLUMNS, EVIDENCE_COLUMNS, FindingRecord, build_findings
 from keibi.intel import Intel
+from keibi.publish.events import record_backfilled
 from keibi.sources import SOURCES, LocalLocation, LogFile, PlannedFile, Report, SourceName, plan, read
 from keibi.store import Store
 from keibi.store.detectors import paused
@@ -492,6 +493,7 @@ def scan(
     warm.wait()
     findings = engine.finish()
     at = now or datetime.now(UTC)
+    record_backfilled(store, findings, engine.created, at)
     record_usage(store, tally.rows(), at=at)
     store.mark_processed([_input_file(p) for p in planned], at)
     return ScanResult(report=report, findings=findings, already_scanned=len(done))

@@ -5,8 +5,8 @@ A target takes one event at a time (``deliver``: webhook, Slack, email, SNS, Lam
 or a batch (``deliver_batch``: an export destination writes one file per account and region).
 A delivery is marked done only once the target took it, so a crash in between sends it again
 with the same event id (at least once). A failure the target calls retryable (timeouts, 5xx,
-throttling) is tried again after ``base * 2**attempts`` seconds (capped, with jitter so many
-failed deliveries do not all come back at once); after ``max_attempts`` tries, or at once when
+throttling) is tried again after ``base * 2**attempts`` seconds (with jitter so many failed
+deliveries do not all come back at once, and at most ``max_seconds``); after ``max_attempts`` tries, or at once when
 the failure is not retryable (a 400, a missing topic), the delivery moves to the dead-letter
 table, where ``keibi publish dead-letters --retry`` finds it.
 """
@@ -55,8 +55,8 @@ class RetryPolicy:
         """When to try again after ``attempts`` failed tries (this one included), or None to give up."""
         if attempts >= self.max_attempts:
             return None
-        delay = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
-        return at + timedelta(seconds=delay * rng.uniform(0.8, 1.2))
+        delay = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1)) * rng.uniform(0.8, 1.2)
+        return at + timedelta(seconds=min(self.max_seconds, delay))  # capped waits still spread below
 
 
 @dataclass

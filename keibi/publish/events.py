@@ -120,6 +120,28 @@ def on_findings(
     return len(events)
 
 
+def record_backfilled(
+    store: Store, findings: Sequence[dict[str, Any]], created: set[str], at: datetime
+) -> None:
+    """What a scan (a backfill, which emits nothing) created, as published at its count: a
+    later watch then publishes its updates, except for the findings a suppression rule
+    archived at creation, which stay unpublished for good."""
+    rows = [
+        {
+            "finding_id": f["id"],
+            "account_id": f["accountId"],
+            "region": f["region"],
+            "suppressed": bool(f.get("service", {}).get("archived")),
+            "published_count": int(f.get("service", {}).get("count", 1)),
+            "pending_since": None,
+            "published_at": None,
+        }
+        for f in findings
+        if f["id"] in created
+    ]
+    upsert_publish_rows(store, rows)
+
+
 def frequency_of(store: Store) -> Callable[[str, str], timedelta]:
     """(account, region) → its publishing frequency: the administrator's detector's setting when
     it has one, else its own detector's, else GuardDuty's default."""
@@ -181,4 +203,5 @@ __all__ = [
     "guardduty_event",
     "on_findings",
     "publish_updates",
+    "record_backfilled",
 ]
