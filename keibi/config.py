@@ -334,7 +334,7 @@ def _watch(path: str, base: Path, table: dict[str, Any], env: dict[str, str]) ->
         raise ConfigError(
             "must be a list of directories, s3:// prefixes or SQS queue URLs", path, "watch.sources"
         )
-    remote = ("s3://", "sqs://", "https://", "arn:")
+    remote = ("s3://", "sqs://", "https://", "http://", "arn:")  # as keibi.watch.open_sources
     values["sources"] = tuple(v if v.startswith(remote) else str(base / v) for v in sources)
     for key in ("poll_seconds", "allowed_lateness_minutes", "close_idle_minutes"):
         if key in table:

@@ -1,5 +1,5 @@
 """Notification targets: where a finding's EventBridge event goes (webhook, Slack, email, SNS, Lambda,
-a local command), built once from the ``[[targets]]`` tables of ``keibi.toml``.
+a local command), built once from the ``[[publish.targets]]`` tables of ``keibi.toml``.
 
 Decisions:
 
@@ -27,7 +27,7 @@ Decisions:
 - **Config is checked at load time.** :func:`build_targets` turns each table into a dataclass
   (not frozen: the routing protocols declare a plain ``name: str``, which mypy will not match to
   a read-only field), rejecting unknown keys, missing or mistyped values and duplicate names with a
-  ``keibi.toml:targets[N].key: reason`` line. Secrets (``url``, ``secret``, ``password``) may be
+  ``keibi.toml:publish.targets[N].key: reason`` line. Secrets (``url``, ``secret``, ``password``) may be
   given inline or as ``<key>_env = "VAR"``, read from the environment then. ``pattern`` is an
   EventBridge event pattern (JSON text or inline table) checked by ``wants`` after ``min_severity``.
 """
@@ -686,7 +686,7 @@ _OWN_HEADERS: Final = frozenset(
 
 
 class _Entry:
-    """One ``[[targets]]`` table, read with errors that name ``targets[N].key``."""
+    """One ``[[publish.targets]]`` table, read with errors that name ``publish.targets[N].key``."""
 
     def __init__(self, raw: Mapping[str, Any], index: int, source: str) -> None:
         self.raw = raw
@@ -694,7 +694,7 @@ class _Entry:
         self.source = source
 
     def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(reason, path=self.source, key=f"targets[{self.index}].{key}")
+        return ConfigError(reason, path=self.source, key=f"publish.targets[{self.index}].{key}")
 
     def text(self, key: str) -> str | None:
         value = self.raw.get(key)
@@ -864,7 +864,7 @@ _BUILDERS: Final[dict[str, Callable[[_Entry, dict[str, Any]], Target]]] = {
 
 
 def build_targets(entries: Sequence[Mapping[str, Any]], *, source: str = "keibi.toml") -> list[Target]:
-    """The targets of ``[[targets]]`` tables, in order; the first mistake raises ``ConfigError``.
+    """The targets of ``[[publish.targets]]`` tables, in order; the first mistake raises ``ConfigError``.
 
     >>> build_targets([{"name": "soc", "type": "slack", "url": "https://hooks.slack.com/services/T/B/x",
     ...                 "min_severity": 7}])
@@ -875,7 +875,7 @@ def build_targets(entries: Sequence[Mapping[str, Any]], *, source: str = "keibi.
     kinds = ", ".join(sorted(_BUILDERS))
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
-            raise ConfigError("must be a table", path=source, key=f"targets[{index}]")
+            raise ConfigError("must be a table", path=source, key=f"publish.targets[{index}]")
         entry = _Entry(raw, index, source)
         kind = raw.get("type")
         if kind is None:

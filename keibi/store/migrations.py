@@ -369,6 +369,7 @@ def _v9_continuous_monitoring(conn: Connection) -> None:
             sa.Column("attempts", sa.Integer, nullable=False),
             sa.Column("next_attempt_at", UTCDateTime, nullable=False),
             sa.Column("last_error", sa.Text),
+            sa.Column("last_failed_at", UTCDateTime),
             sa.Column("delivered_at", UTCDateTime),
             sa.Index("ix_deliveries_due", "target", "delivered_at", "next_attempt_at"),
         ),

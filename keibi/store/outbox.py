@@ -159,7 +159,9 @@ def mark_failed(store: Store, item: Due, error: str, retry_at: datetime | None, 
             conn.execute(
                 sa.update(deliveries)
                 .where(where)
-                .values(attempts=item.attempts + 1, next_attempt_at=retry_at, last_error=error)
+                .values(
+                    attempts=item.attempts + 1, next_attempt_at=retry_at, last_error=error, last_failed_at=at
+                )
             )
             return
         conn.execute(sa.delete(deliveries).where(where))
@@ -227,13 +229,21 @@ def delivery_status(store: Store) -> list[DeliveryStatus]:
                 sa.select(dead_letters.c.target, sa.func.count()).group_by(dead_letters.c.target)
             )
         }
-        errors = dict(
-            conn.execute(
-                sa.select(d.target, sa.func.max(d.last_error))
-                .where(d.last_error.is_not(None))
-                .group_by(d.target)
-            ).all()
-        )
+        # The error of each target's latest failure, retrying or given up.
+        failures = conn.execute(
+            sa.union_all(
+                sa.select(d.target, d.last_error, d.last_failed_at).where(
+                    d.last_error.is_not(None), d.delivered_at.is_(None)
+                ),
+                sa.select(dead_letters.c.target, dead_letters.c.last_error, dead_letters.c.failed_at),
+            )
+        ).all()
+    errors: dict[str, str] = {}
+    latest: dict[str, datetime] = {}
+    for name, error, at in failures:
+        when = as_utc(at)
+        if when is not None and (name not in latest or when > latest[name]):
+            latest[name], errors[name] = when, str(error)
     out = {
         str(r[0]): DeliveryStatus(
             str(r[0]),
@@ -248,7 +258,7 @@ def delivery_status(store: Store) -> list[DeliveryStatus]:
     }
     for name, n in dead.items():
         if name not in out:
-            out[name] = DeliveryStatus(str(name), 0, 0, 0, int(n), None, None)
+            out[name] = DeliveryStatus(str(name), 0, 0, 0, int(n), None, errors.get(name))
     return [out[k] for k in sorted(out)]
 
 
@@ -263,7 +273,8 @@ def dead_letter_rows(store: Store, limit: int = 100) -> list[dict[str, Any]]:
             .order_by(t.failed_at.desc())
             .limit(limit)
         ).mappings()
-        return [dict(r) for r in rows]
+        # str() keys: SQLAlchemy names them quoted_name, a str subclass orjson refuses as a key
+        return [{str(k): v for k, v in r.items()} for r in rows]
 
 
 __all__ = [

@@ -355,6 +355,7 @@ deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
+    sa.Column("last_failed_at", UTCDateTime),
     sa.Column("delivered_at", UTCDateTime),
 )
 

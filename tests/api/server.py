@@ -58,9 +58,9 @@ class KeibiServer:
             "KEIBI_DATABASE_URL": self.store_url,
             # the tests' lists are local files; the default ([server] list_locations) is s3 and https only
             "KEIBI_SERVER_LIST_LOCATIONS": "s3,https,http,file",
-            **(extra_env or {}),
         }
-        env.pop("KEIBI_CONFIG", None)
+        env.pop("KEIBI_CONFIG", None)  # the caller's own, not one a test passes in extra_env
+        env.update(extra_env or {})
         self.log = self.data_dir / f"serve-{port}.log"
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(

@@ -783,31 +783,49 @@ MAIL = {
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
-        ([{"name": "x"}], "targets[0].type: required; one of command, email, lambda, slack, sns, webhook"),
+        (
+            [{"name": "x"}],
+            "publish.targets[0].type: required; one of command, email, lambda, slack, sns, webhook",
+        ),
         (
             [{**SLACK, "type": "teams"}],
-            "targets[0].type: unknown target type 'teams'; one of command, email, lambda, slack, sns, webhook",
+            "publish.targets[0].type: unknown target type 'teams'; one of command, email, lambda, slack, sns, webhook",
         ),
         (
             [{**SLACK, "chanel": "#soc"}],
-            "targets[0].chanel: unknown key for a slack target; allowed: console_url, min_severity, name, pattern, timeout, type, url, url_env",
+            "publish.targets[0].chanel: unknown key for a slack target; allowed: console_url, min_severity, name, pattern, timeout, type, url, url_env",
         ),
-        ([{"type": "slack", "url": "https://h.example"}], "targets[0].name: required for a slack target"),
+        (
+            [{"type": "slack", "url": "https://h.example"}],
+            "publish.targets[0].name: required for a slack target",
+        ),
         (
             [{"name": "soc", "type": "slack"}],
-            "targets[0].url: required for a slack target (or url_env naming an environment variable)",
+            "publish.targets[0].url: required for a slack target (or url_env naming an environment variable)",
         ),
-        ([{**SLACK, "url": "ftp://h.example/x"}], "targets[0].url: must be an http:// or https:// URL"),
-        ([{**SLACK, "url": 42}], "targets[0].url: must be a non-empty string"),
-        ([{**SLACK, "min_severity": "high"}], "targets[0].min_severity: must be a number, got 'high'"),
-        ([{**SLACK, "min_severity": 11}], "targets[0].min_severity: must be between 0 and 10, got 11"),
-        ([{**SLACK, "timeout": True}], "targets[0].timeout: must be a number, got True"),
-        ([SLACK, {**SLACK}], "targets[1].name: duplicate target name 'soc'"),
-        ([SLACK, "slack"], "targets[1]: must be a table"),
-        ([{**SLACK, "url_env": "KEIBI_TEST_UNSET_VAR"}], "targets[0].url_env: give url or url_env, not both"),
+        (
+            [{**SLACK, "url": "ftp://h.example/x"}],
+            "publish.targets[0].url: must be an http:// or https:// URL",
+        ),
+        ([{**SLACK, "url": 42}], "publish.targets[0].url: must be a non-empty string"),
+        (
+            [{**SLACK, "min_severity": "high"}],
+            "publish.targets[0].min_severity: must be a number, got 'high'",
+        ),
+        (
+            [{**SLACK, "min_severity": 11}],
+            "publish.targets[0].min_severity: must be between 0 and 10, got 11",
+        ),
+        ([{**SLACK, "timeout": True}], "publish.targets[0].timeout: must be a number, got True"),
+        ([SLACK, {**SLACK}], "publish.targets[1].name: duplicate target name 'soc'"),
+        ([SLACK, "slack"], "publish.targets[1]: must be a table"),
+        (
+            [{**SLACK, "url_env": "KEIBI_TEST_UNSET_VAR"}],
+            "publish.targets[0].url_env: give url or url_env, not both",
+        ),
         (
             [{"name": "h", "type": "webhook", "url_env": "KEIBI_TEST_UNSET_VAR"}],
-            "targets[0].url_env: environment variable KEIBI_TEST_UNSET_VAR is not set",
+            "publish.targets[0].url_env: environment variable KEIBI_TEST_UNSET_VAR is not set",
         ),
         (
             [
@@ -818,40 +836,43 @@ MAIL = {
                     "headers": {"X-Keibi-Signature": "x"},
                 }
             ],
-            "targets[0].headers: X-Keibi-Signature is set by keibi and cannot be overridden",
+            "publish.targets[0].headers: X-Keibi-Signature is set by keibi and cannot be overridden",
         ),
         (
             [{"name": "h", "type": "webhook", "url": "https://h.example", "headers": ["X-A: b"]}],
-            "targets[0].headers: must be a table of header names to string values",
+            "publish.targets[0].headers: must be a table of header names to string values",
         ),
-        ([{**SLACK, "pattern": "{not json"}], "targets[0].pattern: "),
+        ([{**SLACK, "pattern": "{not json"}], "publish.targets[0].pattern: "),
         (
             [{**SLACK, "pattern": 7}],
-            "targets[0].pattern: must be an EventBridge event pattern (JSON text or a table)",
+            "publish.targets[0].pattern: must be an EventBridge event pattern (JSON text or a table)",
         ),
-        ([{**MAIL, "to": "s@corp.example"}], "targets[0].to: must be a non-empty list of strings"),
-        ([{**MAIL, "to": []}], "targets[0].to: must be a non-empty list of strings"),
-        ([{**MAIL, "from": "keibi"}], "targets[0].from: 'keibi' is not an email address"),
+        ([{**MAIL, "to": "s@corp.example"}], "publish.targets[0].to: must be a non-empty list of strings"),
+        ([{**MAIL, "to": []}], "publish.targets[0].to: must be a non-empty list of strings"),
+        ([{**MAIL, "from": "keibi"}], "publish.targets[0].from: 'keibi' is not an email address"),
         (
             [{**MAIL, "ssl": True, "starttls": True}],
-            "targets[0].starttls: give ssl (TLS from the start, port 465) or starttls (port 587), not both",
+            "publish.targets[0].starttls: give ssl (TLS from the start, port 465) or starttls (port 587), not both",
         ),
-        ([{**MAIL, "starttls": "yes"}], "targets[0].starttls: must be true or false, got 'yes'"),
-        ([{**MAIL, "username": "u"}], "targets[0].password: username and password go together"),
-        ([{**MAIL, "port": 70000}], "targets[0].port: must be between 1 and 65535, got 70000"),
-        ([{**MAIL, "ca_file": "/no/such/ca.pem"}], "targets[0].ca_file: no such file: /no/such/ca.pem"),
+        ([{**MAIL, "starttls": "yes"}], "publish.targets[0].starttls: must be true or false, got 'yes'"),
+        ([{**MAIL, "username": "u"}], "publish.targets[0].password: username and password go together"),
+        ([{**MAIL, "port": 70000}], "publish.targets[0].port: must be between 1 and 65535, got 70000"),
+        (
+            [{**MAIL, "ca_file": "/no/such/ca.pem"}],
+            "publish.targets[0].ca_file: no such file: /no/such/ca.pem",
+        ),
         (
             [{"name": "t", "type": "sns", "topic_arn": "guardduty-findings"}],
-            "targets[0].topic_arn: 'guardduty-findings' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            "publish.targets[0].topic_arn: 'guardduty-findings' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
         ),
-        ([{"name": "f", "type": "lambda"}], "targets[0].function: required for a lambda target"),
+        ([{"name": "f", "type": "lambda"}], "publish.targets[0].function: required for a lambda target"),
         (
             [{"name": "c", "type": "command", "command": "notify --all"}],
-            "targets[0].command: must be a non-empty list of strings",
+            "publish.targets[0].command: must be a non-empty list of strings",
         ),
         (
             [{"name": "c", "type": "command", "command": ["notify", 3]}],
-            "targets[0].command: must be a non-empty list of strings",
+            "publish.targets[0].command: must be a non-empty list of strings",
         ),
     ],
 )

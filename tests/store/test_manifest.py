@@ -229,5 +229,5 @@ def test_read_status_as_json(store: Store) -> None:
         "retrying": 1,
         "deadLetters": 1,
         "oldestPendingAt": "2024-05-01T11:30:00Z",
-        "lastError": "HTTP 503 from hook.example: busy",
+        "lastError": "HTTP 400 from hook.example: bad",  # the latest failure (given up), not the 503
     }

@@ -209,10 +209,10 @@ def test_a_failure_without_a_retry_time_is_dead_lettered_and_can_be_retried(stor
     assert rows[0]["last_error"] == "HTTP 400 from slack.example"
     assert rows[0]["failed_at"] == T0 + timedelta(minutes=3)
     assert len(dead_letter_rows(store, limit=2)) == 2
-    # A target with nothing but dead letters is still listed.
+    # A target with nothing but dead letters is still listed, with its latest failure's error.
     assert delivery_status(store) == [
-        DeliveryStatus("hook", 0, 0, 0, 2, None, None),
-        DeliveryStatus("slack", 0, 0, 0, 1, None, None),
+        DeliveryStatus("hook", 0, 0, 0, 2, None, "HTTP 400 from hook.example"),
+        DeliveryStatus("slack", 0, 0, 0, 1, None, "HTTP 400 from slack.example"),
     ]
 
     back = T0 + timedelta(hours=1)

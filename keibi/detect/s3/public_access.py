@@ -283,7 +283,7 @@ def _statements(policies: pl.DataFrame) -> pl.DataFrame:
         if found.is_empty():
             break
         slots.append(found)
-        docs = docs.filter(pl.col(ROW).is_in(found[ROW]))
+        docs = docs.filter(pl.col(ROW).is_in(found[ROW].implode()))
     schema = {ROW: pl.UInt32, "slot": pl.Int32, "statement": pl.String}
     return pl.concat(slots) if slots else pl.DataFrame(schema=schema)
 
