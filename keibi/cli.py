@@ -68,6 +68,8 @@ accounts_app = typer.Typer(
 app.add_typer(accounts_app, name="accounts")
 publish_app = typer.Typer(help="Publishing: deliveries and dead letters.", no_args_is_help=True)
 app.add_typer(publish_app, name="publish")
+export_app = typer.Typer(help="Local exports: key files and reading encrypted exports.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 err = Console(stderr=True)
 
@@ -851,6 +853,44 @@ def publish_dead_letters(
                 escape(str(r["last_error"])),
             )
         _stdout().print(table)
+
+    _guard(run)
+
+
+@export_app.command("keygen")
+def export_keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the new key file (must not exist).")],
+) -> None:
+    """Make a key file for local exports (32 random bytes, base64, mode 0600): [[publish.exports]] key_file."""
+
+    def run() -> None:
+        from keibi.publish.export import generate_key_file
+
+        key_id = generate_key_file(path)
+        err.print(
+            f"wrote {path} (key id {key_id}); keep a copy: exports cannot be read without it", highlight=False
+        )
+
+    _guard(run)
+
+
+@export_app.command("decrypt")
+def export_decrypt(
+    file: Annotated[Path, typer.Argument(help="A local export file (*.jsonl.gz.enc).")],
+    key_file: Annotated[Path, typer.Option("--key-file", help="The key file the export was written with.")],
+    output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print a local export's findings as JSON lines; an altered file or the wrong key is refused."""
+
+    def run() -> None:
+        from keibi.publish.export import decrypt_file
+
+        plain = decrypt_file(file, key_file)
+        if output is None:
+            sys.stdout.buffer.write(plain)
+            sys.stdout.flush()
+        else:
+            output.write_bytes(plain)
 
     _guard(run)
 

@@ -285,3 +285,35 @@ def test_failed_deliveries_become_dead_letters_and_retry_puts_them_back(
         assert sorted(e["id"] for e in fixed.events()) == sorted(d["event_id"] for d in dead)
     [target] = _json(runner, "status", "--format", "json", "--config", str(config))["targets"]
     assert (target["delivered"], target["pending"], target["deadLetters"]) == (len(findings), 0, 0)
+
+
+def test_export_keygen_and_decrypt_read_a_local_export(runner: CliRunner, tmp_path: Path) -> None:
+    from keibi.findings.samples import sample_findings
+    from keibi.publish.export import LocalExport
+
+    key = tmp_path / "export.key"
+    made = runner.invoke(app, ["export", "keygen", str(key)])
+    assert made.exit_code == 0, made.output
+    assert key.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(app, ["export", "keygen", str(key)])
+    assert again.exit_code == 1 and "already exists" in again.output and "Traceback" not in again.output
+
+    findings = sample_findings(
+        "111122223333",
+        "us-east-1",
+        ["Recon:EC2/Portscan", "UnauthorizedAccess:EC2/TorClient"],
+        now=datetime.now(UTC),
+    )
+    written = LocalExport(tmp_path / "exports", key).write(
+        findings, account="111122223333", region="us-east-1", at=datetime.now(UTC), name="batch-1"
+    )
+    out = tmp_path / "plain.jsonl"
+    read = runner.invoke(app, ["export", "decrypt", written, "--key-file", str(key), "--output", str(out)])
+    assert read.exit_code == 0, read.output
+    assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == [f["id"] for f in findings]
+
+    other = tmp_path / "other.key"
+    assert runner.invoke(app, ["export", "keygen", str(other)]).exit_code == 0
+    wrong = runner.invoke(app, ["export", "decrypt", written, "--key-file", str(other)])
+    assert wrong.exit_code == 1 and "Traceback" not in wrong.output
+    assert len([line for line in wrong.output.splitlines() if line.strip()]) == 1
