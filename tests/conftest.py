@@ -1,4 +1,5 @@
-"""Shared fixtures: the team's reference datasets, and a real S3 API (moto's server mode)."""
+"""Shared fixtures: the team's reference datasets, a store on SQLite and on the real PostgreSQL,
+and a real S3 API (moto's server mode)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from keibi.store import Store
+from tests.dbs import postgres_url, sqlite_url
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -45,3 +49,23 @@ def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any,
     bucket = f"logs-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL of an empty database; PostgreSQL being down fails the test, never skips it."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        with postgres_url() as url:
+            yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A store on ``db_url``: the test runs on SQLite and on PostgreSQL."""
+    opened = Store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from keibi.detect import DetectSettings
 from keibi.intel import AwsRanges, GeoIP, Intel, load_feed, load_txt
 from keibi.pipeline import ScanResult, scan
@@ -77,3 +79,33 @@ def scan_findings(paths: Sequence[str | Path], **kwargs: Any) -> list[dict[str, 
 
 def types_of(findings: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(f["type"] for f in findings)
+
+
+def essence(findings: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What must not change between two ways of reading the same logs: each finding's id, type,
+    occurrence count and event-time span (wall-clock times such as ``updatedAt`` left out)."""
+    return sorted(
+        (
+            f["id"],
+            f["type"],
+            f["service"]["count"],
+            f["service"]["eventFirstSeen"],
+            f["service"]["eventLastSeen"],
+        )
+        for f in findings
+    )
+
+
+def stored_findings(store: Store) -> list[dict[str, Any]]:
+    """Every finding in ``store``."""
+    with store.transaction("read findings", read=True) as conn:
+        ids = list(conn.scalars(sa.text("SELECT id FROM findings")))
+    return store.get_findings(ids)
+
+
+def generated_intel(generated: Path) -> Intel:
+    """The intel a scan of ``keibi tester generate`` output uses: its threat and trusted lists."""
+    return Intel.with_builtin_feeds(
+        threat=[load_txt(generated / "lists" / "threat.txt")],
+        trusted=[load_txt(generated / "lists" / "trusted.txt", kind="trusted")],
+    )

@@ -12,7 +12,7 @@ import pytest
 from keibi.store import FindingQuery, Store
 from keibi.tester import generate
 from tests.dbs import postgres_url
-from tests.helpers import scan_findings, scan_result
+from tests.helpers import essence, scan_findings, scan_result
 
 
 @pytest.fixture(scope="module")
@@ -32,21 +32,8 @@ def _scan(demo: Path, batch_rows: int, parse_workers: int = 0) -> list[dict[str,
     )
 
 
-def _essence(findings: list[dict[str, Any]]) -> list[tuple[str, str, int, str, str]]:
-    return sorted(
-        (
-            f["id"],
-            f["type"],
-            f["service"]["count"],
-            f["service"]["eventFirstSeen"],
-            f["service"]["eventLastSeen"],
-        )
-        for f in findings
-    )
-
-
 def test_findings_do_not_depend_on_batch_size(demo: Path) -> None:
-    assert _essence(_scan(demo, 1_000)) == _essence(_scan(demo, 250_000))
+    assert essence(_scan(demo, 1_000)) == essence(_scan(demo, 250_000))
 
 
 def test_findings_held_in_memory_or_stored_at_once_are_the_same(
@@ -54,23 +41,23 @@ def test_findings_held_in_memory_or_stored_at_once_are_the_same(
 ) -> None:
     """The engine holds finding records and stores them a few thousand at a time; storing
     every detector call's records at once (the threshold at 1) gives the same findings."""
-    held = _essence(_scan(demo, 5_000))
+    held = essence(_scan(demo, 5_000))
     monkeypatch.setattr("keibi.pipeline.PENDING_RECORDS", 1)
-    assert _essence(_scan(demo, 5_000)) == held
+    assert essence(_scan(demo, 5_000)) == held
 
 
 def test_worker_processes_change_nothing(demo: Path) -> None:
     """Files parsed ahead in worker processes give exactly the findings of a sequential read."""
-    sequential = _essence(_scan(demo, 5_000))
+    sequential = essence(_scan(demo, 5_000))
     assert len(sequential) >= 10
-    assert _essence(_scan(demo, 5_000, parse_workers=2)) == sequential
+    assert essence(_scan(demo, 5_000, parse_workers=2)) == sequential
 
 
 def test_postgres_store_gives_the_sqlite_findings_and_reads_each_file_once(demo: Path) -> None:
     """The same scan into the real PostgreSQL finds what SQLite finds. Scanning the same logs
     again reads nothing (each file once); ``rescan`` reads them again and updates the same
     findings (same ids, counts doubled) instead of adding any."""
-    expected = _essence(_scan(demo, 250_000))
+    expected = essence(_scan(demo, 250_000))
     lists = {
         "threat_lists": [demo / "lists" / "threat.txt"],
         "trusted_lists": [demo / "lists" / "trusted.txt"],
@@ -79,7 +66,7 @@ def test_postgres_store_gives_the_sqlite_findings_and_reads_each_file_once(demo:
         store = Store(url)
         try:
             first = scan_findings([demo / "AWSLogs"], store=store, **lists)
-            assert _essence(first) == expected
+            assert essence(first) == expected
             repeat = scan_result([demo / "AWSLogs"], store=store, **lists)
             assert repeat.findings == []
             assert repeat.already_scanned > 0

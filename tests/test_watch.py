@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from keibi.intel import Intel, load_txt
 from keibi.publish.delivery import Publisher
 from keibi.publish.targets import WebhookTarget, verify_signature
 from keibi.sources.discover import DirectoryDiscovery
@@ -25,8 +23,8 @@ from keibi.store.manifest import source_status
 from keibi.store.tables import processed_files, published_findings
 from keibi.tester import generate
 from keibi.watch import Watcher, WatchSettings
-from tests.dbs import postgres_url, sqlite_url
-from tests.helpers import scan_findings
+from tests.dbs import sqlite_url
+from tests.helpers import essence, generated_intel, scan_findings, stored_findings
 from tests.receivers import Webhook
 
 SECRET = "s3cret-for-tests"
@@ -39,50 +37,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        with Store(sqlite_url(tmp_path)) as opened:
-            yield opened
-    else:
-        with postgres_url() as url, Store(url) as opened:
-            yield opened
-
-
-def _intel(demo: Path) -> Intel:
-    return Intel.with_builtin_feeds(
-        threat=[load_txt(demo / "lists" / "threat.txt")],
-        trusted=[load_txt(demo / "lists" / "trusted.txt", kind="trusted")],
-    )
-
-
 def _watcher(store: Store, root: Path, demo: Path, targets: list[Any] | None = None) -> Watcher:
     return Watcher(
         store,
         [DirectoryDiscovery(root, settle_seconds=0)],
-        load_intel=lambda: _intel(demo),
+        load_intel=lambda: generated_intel(demo),
         targets=targets or [],
         watch=WatchSettings(poll_seconds=0.05),
     )
-
-
-def _essence(findings: list[dict[str, Any]]) -> list[tuple[str, str, int, str, str]]:
-    return sorted(
-        (
-            f["id"],
-            f["type"],
-            f["service"]["count"],
-            f["service"]["eventFirstSeen"],
-            f["service"]["eventLastSeen"],
-        )
-        for f in findings
-    )
-
-
-def _stored(store: Store) -> list[dict[str, Any]]:
-    with store.transaction("read", read=True) as conn:
-        ids = list(conn.scalars(sa.text("SELECT id FROM findings")))
-    return store.get_findings(ids)
 
 
 def test_watching_finds_what_a_scan_finds_and_reads_each_file_once(store: Store, demo: Path) -> None:
@@ -93,15 +55,15 @@ def test_watching_finds_what_a_scan_finds_and_reads_each_file_once(store: Store,
         [root], threat_lists=[demo / "lists" / "threat.txt"], trusted_lists=[demo / "lists" / "trusted.txt"]
     )
     assert len(scanned) > 20
-    assert _essence(_stored(store)) == _essence(scanned)
+    assert essence(stored_findings(store)) == essence(scanned)
     files = sum(1 for p in root.rglob("*") if p.is_file())
     [status] = source_status(store, datetime.now(UTC))
     assert status.files == files and status.events > 10_000 and status.failed == 0
     # A second watcher (a restart) reads nothing again and changes nothing.
-    before = _essence(_stored(store))
+    before = essence(stored_findings(store))
     again = _watcher(store, root, demo)
     assert again.step().files == 0
-    assert _essence(_stored(store)) == before
+    assert essence(stored_findings(store)) == before
 
 
 def test_files_landing_later_are_read_as_they_land(tmp_path: Path, demo: Path) -> None:
@@ -129,7 +91,7 @@ def test_new_findings_reach_a_webhook_once_signed(store: Store, demo: Path) -> N
         target = WebhookTarget(name="hook", url=hook.url, secret=SECRET)
         watcher = _watcher(store, demo / "AWSLogs", demo, [target])
         watcher.run(threading.Event(), until_idle=True, publisher=Publisher(store, [target]))
-        findings = {f["id"]: f for f in _stored(store)}
+        findings = {f["id"]: f for f in stored_findings(store)}
         events = hook.wait_for(len(findings))
         assert sorted(e["detail"]["id"] for e in events) == sorted(findings)
         assert len({e["id"] for e in events}) == len(events)
@@ -229,7 +191,7 @@ def test_suppressed_findings_are_stored_archived_and_never_published(tmp_path: P
     (tmp_path / "first").mkdir()
     with Store(sqlite_url(tmp_path / "first")) as first:
         _watcher(first, demo / "AWSLogs", demo).run(threading.Event(), until_idle=True)
-        findings = _stored(first)
+        findings = stored_findings(first)
     severe = [f for f in findings if f["severity"] >= 7]
     assert severe and len(severe) < len(findings)
     now = datetime.now(UTC)
@@ -253,7 +215,7 @@ def test_suppressed_findings_are_stored_archived_and_never_published(tmp_path: P
         _watcher(store, demo / "AWSLogs", demo, [target]).run(
             threading.Event(), until_idle=True, publisher=Publisher(store, [target])
         )
-        stored = {f["id"]: f for f in _stored(store)}
+        stored = {f["id"]: f for f in stored_findings(store)}
         assert sorted(stored) == sorted(f["id"] for f in findings)
         assert {fid for fid, f in stored.items() if f["service"]["archived"]} == {f["id"] for f in severe}
         sent = sorted(e["detail"]["id"] for e in hook.wait_for(len(findings) - len(severe)))

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 import keibi.sources
 import keibi.watch
-from keibi.intel import Intel, load_txt
 from keibi.sources.discover import S3PrefixDiscovery, SqsDiscovery
 from keibi.store import Store
 from keibi.store.manifest import load_markers
@@ -29,7 +28,7 @@ from keibi.store.tables import processed_files
 from keibi.tester import generate
 from keibi.watch import Watcher, WatchSettings, open_sources
 from tests.dbs import sqlite_url
-from tests.helpers import scan_findings
+from tests.helpers import essence, generated_intel, scan_findings, stored_findings
 
 VISIBILITY = 1  # seconds a received SQS message stays invisible: short, so redelivery is quick
 
@@ -70,13 +69,6 @@ def _subset(demo: Path) -> tuple[list[Path], list[Path]]:
     return trails, flows
 
 
-def _intel(demo: Path) -> Intel:
-    return Intel.with_builtin_feeds(
-        threat=[load_txt(demo / "lists" / "threat.txt")],
-        trusted=[load_txt(demo / "lists" / "trusted.txt", kind="trusted")],
-    )
-
-
 def _scanned(demo: Path, paths: list[Path]) -> list[dict[str, Any]]:
     return scan_findings(
         paths, threat_lists=[demo / "lists" / "threat.txt"], trusted_lists=[demo / "lists" / "trusted.txt"]
@@ -87,28 +79,9 @@ def _watcher(store: Store, uris: list[str], demo: Path) -> Watcher:
     return Watcher(
         store,
         open_sources(uris, settle_seconds=0),
-        load_intel=lambda: _intel(demo),
+        load_intel=lambda: generated_intel(demo),
         watch=WatchSettings(poll_seconds=0.05),
     )
-
-
-def _essence(findings: list[dict[str, Any]]) -> list[tuple[str, str, int, str, str]]:
-    return sorted(
-        (
-            f["id"],
-            f["type"],
-            f["service"]["count"],
-            f["service"]["eventFirstSeen"],
-            f["service"]["eventLastSeen"],
-        )
-        for f in findings
-    )
-
-
-def _stored(store: Store) -> list[dict[str, Any]]:
-    with store.transaction("read", read=True) as conn:
-        ids = list(conn.scalars(sa.text("SELECT id FROM findings")))
-    return store.get_findings(ids)
 
 
 def _manifest(store: Store) -> dict[str, str]:
@@ -149,7 +122,7 @@ def test_an_s3_prefix_is_watched_like_a_scan_and_each_object_read_once(
 
     scanned = _scanned(demo, first)
     assert len(scanned) > 10
-    assert _essence(_stored(store)) == _essence(scanned)
+    assert essence(stored_findings(store)) == essence(scanned)
     assert sorted(reads) == sorted(first_uris)  # each once, and nothing outside the prefix
     assert _manifest(store) == dict.fromkeys(first_uris, "DONE")
     markers = load_markers(store, source.name)
@@ -169,12 +142,12 @@ def test_an_s3_prefix_is_watched_like_a_scan_and_each_object_read_once(
 
     # A restart reads nothing again: the saved markers start the listing after what was done.
     del reads[:]
-    before = _essence(_stored(store))
+    before = essence(stored_findings(store))
     again = _watcher(store, [f"s3://{bucket}/watched"], demo)
     restarted = again.step()
     assert (restarted.files, restarted.skipped) == (0, 0)
     assert reads == []
-    assert _essence(_stored(store)) == before
+    assert essence(stored_findings(store)) == before
     assert len(_manifest(store)) == len(first) + len(later)
 
 
@@ -277,7 +250,7 @@ def test_an_sqs_queue_of_notifications_reads_each_object_once_and_acks(
     watcher.run(threading.Event(), until_idle=True)
     assert sorted(reads) == sorted(uris)
     assert _manifest(store) == dict.fromkeys(uris, "DONE")
-    assert _essence(_stored(store)) == _essence(_scanned(demo, paths))
+    assert essence(stored_findings(store)) == essence(_scanned(demo, paths))
     _assert_empty_after_visibility(sqs, url)
 
 

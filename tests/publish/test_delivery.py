@@ -37,7 +37,6 @@ from keibi.store.destinations import (
 from keibi.store.detectors import DetectorRecord, create_detector
 from keibi.store.members import accept_invitation, create_members, invitations, invite_members
 from keibi.store.outbox import add_events, dead_letter_rows, delivery_status, due
-from tests.dbs import postgres_url, sqlite_url
 from tests.receivers import Webhook
 
 ACCOUNT, MEMBER, STRANGER = "111122223333", "444455556666", "777788889999"
@@ -45,16 +44,6 @@ REGION, WEST = "us-east-1", "eu-west-1"
 LOW, HIGH = "Recon:EC2/PortProbeUnprotectedPort", "UnauthorizedAccess:EC2/TorClient"  # 2.0 and 8.0
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 Event = dict[str, Any]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        with Store(sqlite_url(tmp_path)) as opened:
-            yield opened
-        return
-    with postgres_url() as url, Store(url) as opened:
-        yield opened
 
 
 class Clock:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,22 +35,11 @@ from keibi.store.detectors import DetectorRecord, create_detector, update_detect
 from keibi.store.members import accept_invitation, create_members, invitations, invite_members
 from keibi.store.outbox import PublishRow, add_events, pending_updates, publish_rows
 from keibi.store.tables import deliveries, publish_events
-from tests.dbs import postgres_url, sqlite_url
 
 ACCOUNT, MEMBER, REGION = "111122223333", "444455556666", "us-east-1"
 LOW, HIGH = "Recon:EC2/PortProbeUnprotectedPort", "UnauthorizedAccess:EC2/TorClient"  # 2.0 and 8.0
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 Finding = dict[str, Any]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        with Store(sqlite_url(tmp_path)) as opened:
-            yield opened
-        return
-    with postgres_url() as url, Store(url) as opened:
-        yield opened
 
 
 @dataclass

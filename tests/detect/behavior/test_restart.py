@@ -25,7 +25,7 @@ from tests.detect.behavior._history import (
     write_cloudtrail,
     write_flows,
 )
-from tests.helpers import scan_result
+from tests.helpers import essence, scan_result
 
 WEB = "i-0a1b2c3d4e5f60718"
 DAYS = 24
@@ -68,19 +68,6 @@ def _flows() -> list[str]:
     return lines
 
 
-def _summary(findings: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return sorted(
-        (
-            f["id"],
-            f["type"],
-            f["service"]["count"],
-            f["service"]["eventFirstSeen"],
-            f["service"]["eventLastSeen"],
-        )
-        for f in findings
-    )
-
-
 def _all(store: Store) -> list[dict[str, Any]]:
     return store.list_findings(FindingQuery(limit=10_000))
 
@@ -91,7 +78,7 @@ def test_a_backfill_resumed_twice_equals_one_scan(tmp_path: Path) -> None:
     write_flows(logs, _flows())
     whole = Store.for_data_dir(tmp_path / "one")
     scan_result([logs], store=whole)
-    expected = _summary(_all(whole))
+    expected = essence(_all(whole))
     assert expected, "the month raises behaviour findings"
     assert {t for _, t, *_ in expected} >= {
         "PrivilegeEscalation:IAMUser/AnomalousBehavior",
@@ -105,12 +92,12 @@ def test_a_backfill_resumed_twice_equals_one_scan(tmp_path: Path) -> None:
         write_cloudtrail(part, [e for e in _events() if first <= int(e["eventTime"][8:10]) - 1 <= last])
         write_flows(part, [f for f in _flows() if first <= _flow_day(f) <= last])
         scan_result([part], store=resumed)
-    assert _summary(_all(resumed)) == expected
+    assert essence(_all(resumed)) == expected
 
     # And in batches of 200 records.
     small = Store.for_data_dir(tmp_path / "small")
     scan_result([logs], store=small, batch_rows=200)
-    assert _summary(_all(small)) == expected
+    assert essence(_all(small)) == expected
     for store in (whole, resumed, small):
         store.close()
 
