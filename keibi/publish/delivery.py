@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +26,8 @@ from keibi.store import Store
 from keibi.store.outbox import Due, due, mark_delivered, mark_failed
 
 log = logging.getLogger("keibi.publish")
+
+MAX_PARALLEL_TARGETS = 8
 
 
 @runtime_checkable
@@ -71,6 +74,11 @@ class Outcome:
         counts: dict[str, int] = getattr(self, kind)
         counts[target] = counts.get(target, 0) + n
 
+    def merge(self, other: Outcome) -> None:
+        for kind in ("delivered", "failed", "dead"):
+            for target, n in getattr(other, kind).items():
+                self.add(kind, target, n)
+
     @property
     def total(self) -> int:
         return sum(self.delivered.values()) + sum(self.failed.values()) + sum(self.dead.values())
@@ -97,16 +105,29 @@ class Publisher:
         self._rng = random.Random(seed)
 
     def run_once(self) -> Outcome:
+        """One round: each target's due events, the targets side by side (one thread each, at
+        most ``MAX_PARALLEL_TARGETS``), so a slow or unreachable target holds up only itself."""
+        targets = list(self.targets)
+        if len(targets) <= 1:
+            return self._round(targets[0]) if targets else Outcome()
         outcome = Outcome()
-        for target in self.targets:
-            items = due(self.store, target.name, self.clock(), self.batch)
-            if not items:
-                continue
-            if isinstance(target, BatchTarget):
-                self._batch(target, items, outcome)
-            else:
-                for item in items:
-                    self._one(target, item, outcome)
+        with ThreadPoolExecutor(
+            min(MAX_PARALLEL_TARGETS, len(targets)), thread_name_prefix="keibi-deliver"
+        ) as pool:
+            for part in pool.map(self._round, targets):
+                outcome.merge(part)
+        return outcome
+
+    def _round(self, target: EventTarget | BatchTarget) -> Outcome:
+        outcome = Outcome()
+        items = due(self.store, target.name, self.clock(), self.batch)
+        if not items:
+            return outcome
+        if isinstance(target, BatchTarget):
+            self._batch(target, items, outcome)
+        else:
+            for item in items:
+                self._one(target, item, outcome)
         return outcome
 
     def _one(self, target: EventTarget, item: Due, outcome: Outcome) -> None:

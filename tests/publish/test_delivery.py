@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -221,6 +223,25 @@ def test_a_target_that_crashes_does_not_stop_the_others(store: Store, receiver: 
         "ValueError: bad batch",
     )
     assert (status["hook"].delivered, status["hook"].pending) == (2, 0)
+
+
+def test_a_slow_target_holds_up_only_itself(store: Store, receiver: Webhook) -> None:
+    """Targets are delivered side by side: three events to a receiver answering in 1 s each do
+    not delay the same three to a prompt one."""
+    events = _events(HIGH, LOW, "Recon:EC2/Portscan", account=MEMBER)
+    _enqueue(store, events, ["slow", "hook"])
+    with Webhook(delay=1.0) as slow, _receiving(receiver) as prompt:
+        publisher = Publisher(
+            store, [WebhookTarget(name="slow", url=slow.url, timeout=5.0), _webhook(prompt)], clock=Clock(T0)
+        )
+        started = time.monotonic()
+        worker = threading.Thread(target=publisher.run_once)
+        worker.start()
+        assert len(prompt.wait_for(3, timeout=2.5)) == 3
+        prompt_done = time.monotonic() - started
+        worker.join(timeout=10)
+        assert not worker.is_alive() and len(slow.received) == 3
+        assert prompt_done < 2.5 <= time.monotonic() - started  # the slow one took its 3 s
 
 
 def test_a_round_takes_at_most_batch_events_per_target(store: Store, receiver: Webhook) -> None:
