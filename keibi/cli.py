@@ -706,6 +706,8 @@ def _watcher(cfg: Config, store: Store, uris: Sequence[str]) -> tuple[Watcher, P
             poll_seconds=cfg.watch.poll_seconds,
             allowed_lateness=timedelta(minutes=cfg.watch.allowed_lateness_minutes),
             close_idle_after=timedelta(minutes=cfg.watch.close_idle_minutes),
+            group_bytes=int(cfg.watch.group_mb * (1 << 20)),
+            group_files=cfg.watch.group_files,
         ),
     )
     return watcher, Publisher(store, targets, policy=policy)

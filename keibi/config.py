@@ -62,6 +62,8 @@ silently does nothing.
     settle_seconds = 1.0                  # a local file is read once it has not changed for this long
     allowed_lateness_minutes = 15         # events this far behind the newest still join their windows
     close_idle_minutes = 15               # a log source quiet this long has its open windows detected on
+    group_mb = 32                         # a backlog is read this much at a time, in one transaction
+    group_files = 200                     # ... and at most this many files
     metrics_port = 0                      # `keibi watch` serves Prometheus /metrics here (0: off)
 
     [publish]                             # where findings go, as GuardDuty's EventBridge events (keibi.publish)
@@ -138,6 +140,8 @@ class WatchConfig:
     settle_seconds: float = 1.0  # a local file is read once unchanged this long (not half-written)
     allowed_lateness_minutes: float = 15.0
     close_idle_minutes: float = 15.0  # a log source quiet this long has its open windows detected on
+    group_mb: float = 32.0  # a backlog is read this much at a time (as delivered) in one transaction
+    group_files: int = 200  # ... and at most this many files
     metrics_port: int = 0  # keibi watch serves /metrics here (0: not at all; keibi serve has its own)
 
 
@@ -323,6 +327,8 @@ def _watch(path: str, base: Path, table: dict[str, Any], env: dict[str, str]) ->
             "settle_seconds",
             "allowed_lateness_minutes",
             "close_idle_minutes",
+            "group_mb",
+            "group_files",
             "metrics_port",
         },
     )
@@ -336,9 +342,11 @@ def _watch(path: str, base: Path, table: dict[str, Any], env: dict[str, str]) ->
         )
     remote = ("s3://", "sqs://", "https://", "http://", "arn:")  # as keibi.watch.open_sources
     values["sources"] = tuple(v if v.startswith(remote) else str(base / v) for v in sources)
-    for key in ("poll_seconds", "allowed_lateness_minutes", "close_idle_minutes"):
+    for key in ("poll_seconds", "allowed_lateness_minutes", "close_idle_minutes", "group_mb"):
         if key in table:
             values[key] = float(_number(path, f"watch.{key}", table[key]))
+    if "group_files" in table:
+        values["group_files"] = int(_number(path, "watch.group_files", table["group_files"]))
     if "settle_seconds" in table:  # 0: files are moved into place whole (rename), read at once
         settle = table["settle_seconds"]
         if isinstance(settle, bool) or not isinstance(settle, int | float) or settle < 0:

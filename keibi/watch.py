@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +81,9 @@ class WatchSettings:
     close_idle_after: timedelta = timedelta(minutes=15)
     batch_rows: int = 250_000
     publish_seconds: float = 0.5
+    # A backlog is processed this much at a time (bytes as delivered, files) in one unit.
+    group_bytes: int = 32 << 20
+    group_files: int = 200
 
 
 @dataclass
@@ -254,11 +257,10 @@ class Watcher:
             self._record_only(source, [files[u] for u in sorted(unplanned)], reasons)
             committed |= unplanned
             result.failed += sum(1 for u in unplanned if u in reasons)
-        for item in planned:
-            if self._process_file(source, item, result):
-                committed.add(item.file.uri)
-            else:
+        for group in _groups(planned, self.watch.group_bytes, self.watch.group_files):
+            if not self._process_group(source, group, result):
                 break  # keep event-time order: the rest wait for the next poll
+            committed.update(item.file.uri for item in group)
         source.commit([files[u] for u in sorted(committed)])
         save_markers(self.store, source.name, source.markers())
         handles = handles_done(found, committed)
@@ -280,34 +282,47 @@ class Watcher:
             log.warning("skipped %s", reason if reason.startswith(uri) else f"{uri}: {reason}")
         record_files(self.store, entries, self.clock())
 
-    def _process_file(self, source: Discovery, item: PlannedFile, result: StepResult) -> bool:
-        """Read, detect, store and emit one file in one unit; False when it must wait."""
+    def _process_group(self, source: Discovery, items: Sequence[PlannedFile], result: StepResult) -> bool:
+        """Read, detect, store and emit ``items`` in one unit; False when they must wait.
+
+        A backlog is read a group of files at a time (``WatchSettings.group_bytes``): every
+        detector runs once per batch, not once per file, and findings do not depend on how
+        files are grouped (nor do event ids: a new finding's event id is its finding's). A group
+        that fails is tried again a file at a time, so a file that breaks processing is found
+        and, after ``MAX_FILE_FAILURES`` tries, recorded ``FAILED`` while the others go on."""
         engine = self._engine_now()
         assert self._paused is not None
-        uri = item.file.uri
-        report = Report()
+        reports = [Report() for _ in items]
+        spans: list[tuple[int, Any, Any, bool]] = []
         started = time.monotonic()
+        what = items[0].file.uri if len(items) == 1 else f"{len(items)} files from {items[0].file.uri}"
         try:
-            with self.store.unit(f"process {uri}"):
-                before = engine.watermark(item.source)
+            with self.store.unit(f"process {what}"):
                 tally = UsageTally()
-                events, first, last = 0, None, None
-                for frame in read(item, report, batch_rows=self.watch.batch_rows):
-                    events += frame.height
-                    first, last = _span(frame, first, last)
-                    frame = self._paused.drop(item.source, frame)
-                    tally.add(item.source, frame)
-                    engine.feed(item.source, frame)
-                tally.end_file(item.file.size)
+                for item, report in zip(items, reports, strict=True):
+                    before = engine.watermark(item.source)
+                    events, first, last = 0, None, None
+                    for frame in read(item, report, batch_rows=self.watch.batch_rows):
+                        events += frame.height
+                        first, last = _span(frame, first, last)
+                        frame = self._paused.drop(item.source, frame)
+                        tally.add(item.source, frame)
+                        engine.feed(item.source, frame)
+                    tally.end_file(item.file.size)
+                    late = (
+                        before is not None
+                        and last is not None
+                        and last < before - self.watch.allowed_lateness
+                    )
+                    spans.append((events, first, last, late))
                 touched = engine.checkpoint()
                 created, engine.created = engine.created, set()
                 at = self.clock()
-                late = before is not None and last is not None and last < before - self.watch.allowed_lateness
                 record_usage(self.store, tally.rows(), at=at)
                 record_files(
                     self.store,
                     {
-                        (uri, item.file.size, item.file.etag): ManifestEntry(
+                        (item.file.uri, item.file.size, item.file.etag): ManifestEntry(
                             source=source.name,
                             state=LATE if late else DONE,
                             events=events,
@@ -316,35 +331,46 @@ class Watcher:
                             first_event_at=first,
                             last_event_at=last,
                         )
+                        for item, report, (events, first, last, late) in zip(
+                            items, reports, spans, strict=True
+                        )
                     },
                     at,
                 )
                 emitted = on_findings(self.store, touched, created, self.targets, at)
         except Exception as exc:
             self._engine = None  # its memory ran ahead of the store: rebuild from what committed
+            if len(items) > 1:
+                log.error("%s: processing failed (%s); again a file at a time", what, exc)
+                return all(self._process_group(source, [item], result) for item in items)
+            uri = items[0].file.uri
             failures = self._failures[uri] = self._failures.get(uri, 0) + 1
             log.error("%s: processing failed (%d of %d): %s", uri, failures, MAX_FILE_FAILURES, exc)
             if failures < MAX_FILE_FAILURES:
                 return False
-            self._record_only(source, [item.file], {uri: f"{uri}: processing failed: {exc}"})
+            self._record_only(source, [items[0].file], {uri: f"{uri}: processing failed: {exc}"})
             result.failed += 1
             return True
-        self._failures.pop(uri, None)
-        self._last_data[item.source] = time.monotonic()
-        for error in report.errors:
-            log.warning("skipped %s", error)
-        result.report.merge(report)
-        result.files += 1
-        result.events += events
-        result.late += int(late)
+        for item, report, (events, _, _, late) in zip(items, reports, spans, strict=True):
+            self._failures.pop(item.file.uri, None)
+            self._last_data[item.source] = time.monotonic()
+            for error in report.errors:
+                log.warning("skipped %s", error)
+            result.report.merge(report)
+            result.events += events
+            result.late += int(late)
+            if late:
+                log.warning(
+                    "%s: late: its newest event is before the watermark minus the allowed lateness",
+                    item.file.uri,
+                )
+        result.files += len(items)
         result.findings += len(touched)
         result.emitted += emitted
-        if late:
-            log.warning("%s: late: its newest event is before %s minus the allowed lateness", uri, before)
         log.info(
             "%s: %d events, %d findings, %d events emitted in %.0f ms",
-            uri,
-            events,
+            what,
+            sum(e for e, _, _, _ in spans),
             len(touched),
             emitted,
             (time.monotonic() - started) * 1000,
@@ -383,6 +409,21 @@ class Watcher:
                 if self._publisher is not None:
                     self._publisher.targets = list(self.targets)  # type: ignore[arg-type]
         return self._engine
+
+
+def _groups(planned: Sequence[PlannedFile], max_bytes: int, max_files: int) -> Iterator[list[PlannedFile]]:
+    """``planned`` in order, cut into groups of at most ``max_files`` files and about
+    ``max_bytes`` (as delivered; a bigger file is a group of its own)."""
+    group: list[PlannedFile] = []
+    size = 0
+    for item in planned:
+        if group and (size + item.file.size > max_bytes or len(group) >= max_files):
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += item.file.size
+    if group:
+        yield group
 
 
 def _span(frame: pl.DataFrame, first: Any, last: Any) -> tuple[Any, Any]:

@@ -44,6 +44,7 @@ trusted_lists = ["{demo / "lists" / "trusted.txt"}"]
 sources = ["{demo / "AWSLogs"}"]
 settle_seconds = 0
 poll_seconds = 0.1
+group_files = 2
 [publish]
 retry_base_seconds = 0.05
 [[publish.targets]]
@@ -150,7 +151,7 @@ def _crash_and_finish(config: Path, url: str, kills: int, rng: random.Random) ->
     landed = []
     for _ in range(kills):
         proc = _watch(config)
-        time.sleep(rng.uniform(1.0, 4.0))  # after start-up: somewhere in reading, detecting, publishing
+        time.sleep(rng.uniform(0.8, 2.5))  # after start-up: somewhere in reading, detecting, publishing
         if proc.poll() is not None:  # finished before the kill: nothing left to interrupt
             break
         os.kill(proc.pid, signal.SIGKILL)

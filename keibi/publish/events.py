@@ -6,9 +6,9 @@ administrator's setting applies to its members). A finding stored archived when 
 created was suppressed by a rule: neither it nor its later occurrences are emitted. A finding
 archived by hand is still emitted when it recurs.
 
-Event ids are derived from the finding and the occurrence count it is published at
-(UUID 5), not drawn at random: the same logs give the same events however often the watch
-loop is killed and restarted, and a receiver de-duplicates a redelivery by the id.
+Event ids are derived from the finding (and, for an update, the occurrence count it is
+published at; UUID 5), not drawn at random: the same logs give the same events however often
+the watch loop is killed and restarted, and a receiver de-duplicates a redelivery by the id.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class Wants(Protocol):
 
 
 def event_id(finding: Mapping[str, Any], kind: str) -> str:
+    """A finding is new once: its NEW event's id is the finding's. An update's id also holds the
+    count it was published at."""
+    if kind == NEW:
+        return str(uuid.uuid5(NAMESPACE, f"{finding['id']}/{NEW}"))
     count = finding.get("service", {}).get("count", 1)
     return str(uuid.uuid5(NAMESPACE, f"{finding['id']}/{kind}/{count}"))
 
