@@ -95,6 +95,7 @@ class StepResult:
     late: int = 0
     failed: int = 0
     skipped: int = 0  # already in the manifest
+    deferred: int = 0  # not committed (processing failed): polled again
     findings: int = 0
     emitted: int = 0
     report: Report = field(default_factory=Report)
@@ -154,7 +155,7 @@ class Watcher:
         try:
             while not stop.is_set():
                 result = self.step()
-                if until_idle and not result.files and not result.failed and not self._waiting():
+                if until_idle and not (result.files or result.failed or result.deferred or self._waiting()):
                     self.close_windows(idle=None)
                     self._stop_publishing(worker, publishing)
                     worker = None
@@ -266,6 +267,10 @@ class Watcher:
         handles = handles_done(found, committed)
         if handles:
             source.ack(handles)
+        waiting = [p for p in planned if p.file.uri not in committed]
+        if waiting:  # the source must hand them out again: back to what the store holds
+            result.deferred += len(waiting)
+            source.restore(load_markers(self.store, source.name))
 
     def _record_only(self, source: Discovery, files: Sequence[LogFile], reasons: dict[str, str]) -> None:
         entries = {

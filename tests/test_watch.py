@@ -227,3 +227,35 @@ def test_suppressed_findings_are_stored_archived_and_never_published(tmp_path: P
                 )
             )
         assert suppressed == {f["id"] for f in severe}
+
+
+def test_a_file_whose_commit_fails_once_is_read_again_not_lost(
+    tmp_path: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refuses one unit (as a database restarting would): the file is not committed,
+    the directory hands it out again, and the next poll reads it; nothing is lost or doubled."""
+    import keibi.watch
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    _trail(landing / "a.json.gz", [t0, t0 + timedelta(minutes=1)])
+    real = keibi.watch.record_usage
+    calls = {"n": 0}
+
+    def failing_once(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database restarting")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(keibi.watch, "record_usage", failing_once)
+    with Store(sqlite_url(tmp_path)) as store:
+        watcher = _watcher(store, landing, demo)
+        first = watcher.step()
+        assert (first.files, first.deferred) == (0, 1)
+        second = watcher.step()
+        assert (second.files, second.events, second.deferred) == (1, 2, 0)
+        assert watcher.step().files == 0
+        [status] = source_status(store, datetime.now(UTC))
+        assert (status.files, status.events) == (1, 2)
