@@ -45,6 +45,7 @@ from keibi.errors import KeibiError
 from keibi.status import StatusCollector
 from keibi.store import Store
 from keibi.store.accounts import find_key
+from keibi.store.client_tokens import remember, remembered, request_hash
 from keibi.store.members import visible_accounts
 
 log = logging.getLogger("keibi.api")
@@ -138,6 +139,23 @@ async def _authenticate(state: ApiState, request: Request, body: bytes) -> Calle
         raise ApiError(exc.code, exc.message, exc.status, exc.code) from None
 
 
+def _idempotent(handler: ops.Handler, call: Call) -> Any:
+    """Run ``handler``; a Create carrying a ``clientToken`` already answered (a retry) gets the
+    first answer again (``keibi.store.client_tokens``)."""
+    token = call.params.get("clientToken") if call.operation.startswith("Create") else None
+    if not token:
+        return handler(call)
+    where = (call.store, call.caller.account_id, call.caller.region, call.operation, str(token))
+    known = remembered(*where, call.now)
+    if known is not None:
+        if known.request_hash != request_hash(call.params):
+            raise bad_request("The clientToken was already used with other parameters; use a new one.")
+        return known.response
+    result = handler(call)
+    remember(*where, call.params, result, call.now)
+    return result
+
+
 async def guardduty(request: Request) -> Response:
     """Any GuardDuty operation: see the module docstring for the steps."""
     state: ApiState = request.app.state.api
@@ -164,7 +182,7 @@ async def guardduty(request: Request) -> Response:
             route, path_params, request.scope.get("query_string", b"").decode(), request.headers, parsed
         )
         call = Call(operation, params, caller, state.store, state.clock(), request_id, state.settings)
-        result = await run_in_threadpool(handler, call)
+        result = await run_in_threadpool(_idempotent, handler, call)
         status = route.status
         response = Response(
             b"" if status == 204 else orjson.dumps(result),

@@ -314,7 +314,8 @@ def _v9_continuous_monitoring(conn: Connection) -> None:
     """The watch manifest (``processed_files`` gains what each file gave: its source, state,
     events, errors, event-time span), the watch sources' listing markers, and the publishing
     outbox: per-finding publish state, the events emitted, their deliveries per target, and the
-    dead letters of deliveries that gave up."""
+    dead letters of deliveries that gave up; and the API's answered clientTokens (idempotent
+    Create calls)."""
     for column in (
         "source VARCHAR(512)",
         "state VARCHAR(16)",
@@ -372,6 +373,17 @@ def _v9_continuous_monitoring(conn: Connection) -> None:
             sa.Column("last_failed_at", UTCDateTime),
             sa.Column("delivered_at", UTCDateTime),
             sa.Index("ix_deliveries_due", "target", "delivered_at", "next_attempt_at"),
+        ),
+        sa.Table(
+            "client_tokens",
+            meta,
+            sa.Column("account_id", sa.String(32), primary_key=True),
+            sa.Column("region", sa.String(32), primary_key=True),
+            sa.Column("operation", sa.String(64), primary_key=True),
+            sa.Column("token", sa.String(128), primary_key=True),
+            sa.Column("request_hash", sa.String(64), nullable=False),
+            sa.Column("response", sa.Text, nullable=False),
+            sa.Column("created_at", UTCDateTime, nullable=False),
         ),
         sa.Table(
             "dead_letters",

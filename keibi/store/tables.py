@@ -368,3 +368,17 @@ dead_letters = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False),
     sa.Column("failed_at", UTCDateTime, nullable=False),
 )
+
+# GuardDuty's idempotent Create calls: the answer given to each (account, region, operation,
+# clientToken), with a hash of the request it answered (``keibi.store.client_tokens``).
+client_tokens = sa.Table(
+    "client_tokens",
+    metadata,
+    sa.Column("account_id", sa.String(32), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("operation", sa.String(64), primary_key=True),
+    sa.Column("token", sa.String(128), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
