@@ -21,8 +21,8 @@ from keibi.config import Config
 from keibi.errors import ConfigError, PublishError
 from keibi.publish.delivery import BatchTarget, EventTarget
 from keibi.publish.export import Exporter, batch_name, open_export
-from keibi.publish.patterns import EventPattern, PatternError
-from keibi.publish.targets import build_targets
+from keibi.publish.patterns import EventPattern
+from keibi.publish.targets import Entry, build_targets, passes
 from keibi.store import Store
 from keibi.store.destinations import (
     PENDING_VERIFICATION,
@@ -53,9 +53,7 @@ class ExportTarget:
     def wants(self, event: Mapping[str, Any]) -> bool:
         if self.scope is not None and (event.get("account"), event.get("region")) not in self.scope:
             return False
-        if float(event.get("detail", {}).get("severity", 0)) < self.min_severity:
-            return False
-        return self.pattern is None or self.pattern.matches(event)
+        return passes(event, self.min_severity, self.pattern)
 
     def deliver_batch(self, events: Sequence[Mapping[str, Any]], at: datetime) -> None:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -79,34 +77,22 @@ class ExportTarget:
 
 def _exports(entries: Sequence[Mapping[str, Any]], source: str) -> list[ExportTarget]:
     out = []
-    for i, raw in enumerate(entries):
-        where = f"publish.exports[{i}]"
-        unknown = sorted(set(raw) - _EXPORT_KEYS)
+    for index, raw in enumerate(entries):
+        entry = Entry(raw, index, source, section="publish.exports")
+        unknown = sorted(str(k) for k in raw if k not in _EXPORT_KEYS)
         if unknown:
-            raise ConfigError(
-                f"unknown key (expected one of: {', '.join(sorted(_EXPORT_KEYS))})",
-                source,
-                f"{where}.{unknown[0]}",
-            )
-        for key in ("name", "location"):
-            if not isinstance(raw.get(key), str) or not raw[key]:
-                raise ConfigError("must be a non-empty string", source, f"{where}.{key}")
-        location: str = raw["location"]
+            raise entry.error(unknown[0], f"unknown key (expected one of: {', '.join(sorted(_EXPORT_KEYS))})")
+        name, location = entry.required("name", "export"), entry.required("location", "export")
         wanted = "kms_key_arn" if location.startswith(("s3://", "arn:")) else "key_file"
-        secret = raw.get(wanted)
-        if not isinstance(secret, str) or not secret:
-            raise ConfigError("is needed: exports are encrypted", source, f"{where}.{wanted}")
+        secret = entry.text(wanted)
+        if secret is None:
+            raise entry.error(wanted, "is needed: exports are encrypted")
         try:
-            exporter = open_export(location, secret, str(raw.get("rendering", "GUARDDUTY")).upper())
-            pattern = EventPattern.parse(raw["pattern"]) if "pattern" in raw else None
-        except PatternError as exc:
-            raise ConfigError(str(exc), source, f"{where}.pattern") from None
+            exporter = open_export(location, secret, (entry.text("rendering") or "GUARDDUTY").upper())
         except ConfigError as exc:
-            raise ConfigError(exc.reason, source, where) from None
-        severity = raw.get("min_severity", 0)
-        if isinstance(severity, bool) or not isinstance(severity, int | float):
-            raise ConfigError("must be a number", source, f"{where}.min_severity")
-        out.append(ExportTarget(f"export:{raw['name']}", exporter, float(severity), pattern))
+            raise ConfigError(exc.reason, source, f"publish.exports[{index}]") from None
+        severity = entry.number("min_severity", 0.0, 0.0, 10.0)
+        out.append(ExportTarget(f"export:{name}", exporter, severity, entry.pattern()))
     return out
 
 

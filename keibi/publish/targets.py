@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "CommandTarget",
     "EmailTarget",
+    "Entry",
     "FindingSummary",
     "LambdaTarget",
     "SlackTarget",
@@ -80,6 +81,7 @@ __all__ = [
     "WebhookTarget",
     "build_targets",
     "message_id",
+    "passes",
     "sign",
     "slack_message",
     "verify_signature",
@@ -172,6 +174,11 @@ class FindingSummary:
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def passes(event: Mapping[str, Any], min_severity: float, pattern: EventPattern | None) -> bool:
+    """The filter every publishing destination applies: severity threshold, then pattern."""
+    return _severity(event) >= min_severity and (pattern is None or pattern.matches(event))
 
 
 def _severity(event: Mapping[str, Any]) -> float:
@@ -267,9 +274,7 @@ class _Base:
     timeout: float = DEFAULT_TIMEOUT
 
     def wants(self, event: Mapping[str, Any]) -> bool:
-        if _severity(event) < self.min_severity:
-            return False
-        return self.pattern is None or self.pattern.matches(event)
+        return passes(event, self.min_severity, self.pattern)
 
     def _fail(self, reason: str, *, retryable: bool) -> PublishError:
         return PublishError(self.name, reason, retryable=retryable)
@@ -685,16 +690,20 @@ _OWN_HEADERS: Final = frozenset(
 )
 
 
-class _Entry:
-    """One ``[[publish.targets]]`` table, read with errors that name ``publish.targets[N].key``."""
+class Entry:
+    """One ``[[publish.targets]]`` (or ``[[publish.exports]]``) table, read with errors that name
+    ``publish.targets[N].key``."""
 
-    def __init__(self, raw: Mapping[str, Any], index: int, source: str) -> None:
+    def __init__(
+        self, raw: Mapping[str, Any], index: int, source: str, section: str = "publish.targets"
+    ) -> None:
         self.raw = raw
         self.index = index
         self.source = source
+        self.section = section
 
     def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(reason, path=self.source, key=f"publish.targets[{self.index}].{key}")
+        return ConfigError(reason, path=self.source, key=f"{self.section}[{self.index}].{key}")
 
     def text(self, key: str) -> str | None:
         value = self.raw.get(key)
@@ -785,20 +794,20 @@ def _region_of(arn: str | None) -> str | None:
     return parts[3] if len(parts) > 4 and parts[3] else None
 
 
-def _webhook(entry: _Entry, common: dict[str, Any]) -> Target:
+def _webhook(entry: Entry, common: dict[str, Any]) -> Target:
     url = entry.url("url", entry.secret("url", "webhook", required=True))
     secret = entry.secret("secret", "webhook")
     return WebhookTarget(url=url or "", secret=secret, headers=entry.headers("headers"), **common)
 
 
-def _slack(entry: _Entry, common: dict[str, Any]) -> Target:
+def _slack(entry: Entry, common: dict[str, Any]) -> Target:
     url = entry.url("url", entry.secret("url", "slack", required=True))
     return SlackTarget(
         url=url or "", console_url=entry.url("console_url", entry.text("console_url")), **common
     )
 
 
-def _email(entry: _Entry, common: dict[str, Any]) -> Target:
+def _email(entry: Entry, common: dict[str, Any]) -> Target:
     use_ssl, starttls = entry.flag("ssl"), entry.flag("starttls")
     if use_ssl and starttls:
         raise entry.error(
@@ -833,7 +842,7 @@ def _email(entry: _Entry, common: dict[str, Any]) -> Target:
     )
 
 
-def _sns(entry: _Entry, common: dict[str, Any]) -> Target:
+def _sns(entry: Entry, common: dict[str, Any]) -> Target:
     arn = entry.required("topic_arn", "sns")
     if not arn.startswith("arn:") or arn.split(":")[2:3] != ["sns"] or len(arn.split(":")) != 6:
         raise entry.error("topic_arn", f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
@@ -842,18 +851,18 @@ def _sns(entry: _Entry, common: dict[str, Any]) -> Target:
     return SnsTarget(topic_arn=arn, region=region, endpoint_url=endpoint, **common)
 
 
-def _lambda(entry: _Entry, common: dict[str, Any]) -> Target:
+def _lambda(entry: Entry, common: dict[str, Any]) -> Target:
     function = entry.required("function", "lambda")
     region = entry.text("region") or _region_of(function)
     endpoint = entry.url("endpoint_url", entry.text("endpoint_url"))
     return LambdaTarget(function=function, region=region, endpoint_url=endpoint, **common)
 
 
-def _command(entry: _Entry, common: dict[str, Any]) -> Target:
+def _command(entry: Entry, common: dict[str, Any]) -> Target:
     return CommandTarget(command=entry.strings("command", "command"), **common)
 
 
-_BUILDERS: Final[dict[str, Callable[[_Entry, dict[str, Any]], Target]]] = {
+_BUILDERS: Final[dict[str, Callable[[Entry, dict[str, Any]], Target]]] = {
     "webhook": _webhook,
     "slack": _slack,
     "email": _email,
@@ -876,7 +885,7 @@ def build_targets(entries: Sequence[Mapping[str, Any]], *, source: str = "keibi.
     for index, raw in enumerate(entries):
         if not isinstance(raw, Mapping):
             raise ConfigError("must be a table", path=source, key=f"publish.targets[{index}]")
-        entry = _Entry(raw, index, source)
+        entry = Entry(raw, index, source)
         kind = raw.get("type")
         if kind is None:
             raise entry.error("type", f"required; one of {kinds}")
