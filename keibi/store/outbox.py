@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from keibi.store.store import Store
+from keibi.store.store import Store, chunks
 from keibi.store.tables import as_utc, dead_letters, deliveries, publish_events, published_findings
 
 
@@ -46,10 +46,10 @@ def publish_rows(store: Store, ids: Sequence[str]) -> dict[str, PublishRow]:
     t = published_findings.c
     out: dict[str, PublishRow] = {}
     with store.transaction("read publish state", read=True) as conn:
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(ids):
             rows = conn.execute(
                 sa.select(t.finding_id, t.suppressed, t.published_count, t.pending_since).where(
-                    t.finding_id.in_(ids[start : start + 500])
+                    t.finding_id.in_(chunk)
                 )
             )
             for fid, suppressed, count, since in rows:
@@ -64,12 +64,8 @@ def upsert_publish_rows(store: Store, rows: Iterable[dict[str, Any]]) -> None:
         return
     with store.transaction("write publish state") as conn:
         ids = [r["finding_id"] for r in rows]
-        for start in range(0, len(ids), 500):
-            conn.execute(
-                sa.delete(published_findings).where(
-                    published_findings.c.finding_id.in_(ids[start : start + 500])
-                )
-            )
+        for chunk in chunks(ids):
+            conn.execute(sa.delete(published_findings).where(published_findings.c.finding_id.in_(chunk)))
         conn.execute(sa.insert(published_findings), rows)
 
 

@@ -56,7 +56,8 @@ INTEL_CACHE_KEPT: Final = 8  # cached intel entries kept per kind: the most rece
 InputFile = tuple[str, int, str | None]  # (uri, size, etag) of one log file
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices small enough for one ``IN (...)`` list on either database."""
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
@@ -215,7 +216,7 @@ class Store:
             conn.execute(sa.insert(findings), inserts)
         if updates:
             conn.execute(sa.update(findings).where(findings.c.id == sa.bindparam("b_id")), updates)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             conn.execute(sa.delete(finding_resources).where(finding_resources.c.finding_id.in_(chunk)))
         owned = [
             {"finding_id": f["id"], "resource_id": rid}
@@ -242,7 +243,7 @@ class Store:
         if not rows:
             return
         conn.execute(sa.insert(evidence), rows)
-        for chunk in _chunks(list(by_finding)):
+        for chunk in chunks(list(by_finding)):
             full = conn.scalars(
                 sa.select(evidence.c.finding_id)
                 .where(evidence.c.finding_id.in_(chunk))
@@ -267,7 +268,7 @@ class Store:
         done: set[str] = set()
         wanted = {uri: (size, etag) for uri, size, etag in files}
         with self._transaction("read checkpoints") as conn:
-            for chunk in _chunks(list(wanted)):
+            for chunk in chunks(list(wanted)):
                 rows = conn.execute(
                     sa.select(processed_files.c.uri, processed_files.c.size, processed_files.c.etag).where(
                         processed_files.c.uri.in_(chunk)
@@ -298,7 +299,7 @@ class Store:
         if not rows:
             return
         with self._transaction("write checkpoints") as conn:
-            for chunk in _chunks(list(rows)):
+            for chunk in chunks(list(rows)):
                 conn.execute(sa.delete(processed_files).where(processed_files.c.uri.in_(chunk)))
             conn.execute(sa.insert(processed_files), list(rows.values()))
 
@@ -319,7 +320,7 @@ class Store:
             return
         with self._transaction("write detector state") as conn:
             gone = [*states, *drop]
-            for chunk in _chunks(gone):
+            for chunk in chunks(gone):
                 conn.execute(sa.delete(detector_state).where(detector_state.c.detector_id.in_(chunk)))
             if states:
                 conn.execute(
@@ -681,7 +682,7 @@ class Store:
 
     def _load(self, conn: Connection, ids: Sequence[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             stmt = sa.select(findings.c.id, findings.c.data).where(findings.c.id.in_(chunk))
             if lock:
                 stmt = stmt.with_for_update()

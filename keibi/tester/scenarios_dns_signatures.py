@@ -36,7 +36,7 @@ EXFIL_BYTES: Final = 24 * 1024
 IMDS: Final = "169.254.169.254"
 
 
-def _chunks(data: bytes) -> list[str]:
+def chunks(data: bytes) -> list[str]:
     """``data`` as query names: ``<seq:4 hex><56 base32>.<40 base32>.EXFIL_DOMAIN.``."""
     text = base64.b32encode(data).decode().rstrip("=").lower()
     names = []
@@ -50,7 +50,7 @@ def _chunks(data: bytes) -> list[str]:
 def dns_data_exfiltration(run: Run) -> Scenario:
     w, tag = run.world, "scenario:dns-data-exfiltration"
     host = w.hosts["dns-exfil"]
-    names = _chunks(run.rng.randbytes(EXFIL_BYTES))
+    names = chunks(run.rng.randbytes(EXFIL_BYTES))
     # a few queries time out and are sent again a second later, as the tools do
     retries = sorted(run.rng.sample(range(len(names)), len(names) // 20))
     order = sorted([(i, 0) for i in range(len(names))] + [(i, 1) for i in retries])
