@@ -53,7 +53,7 @@ from keibi.sources import (
     plan_files,
     read,
 )
-from keibi.sources.discover import DirectoryDiscovery, Discovered, Discovery, handles_done, open_discovery
+from keibi.sources.discover import Discovered, Discovery, handles_done, open_discovery
 from keibi.sources.locations import split_s3_uri
 from keibi.store import Store
 from keibi.store.detectors import paused
@@ -130,6 +130,7 @@ class Watcher:
         self._paused: Paused | None = None
         self._rules_at = self._intel_at = 0.0
         self._last_data: dict[SourceName, float] = {}  # when each log source last gave a file
+        self._started = time.monotonic()
         self.processed = threading.Event()  # set after each committed file (wakes the publisher)
         for source in self.sources:
             source.restore(load_markers(store, source.name))
@@ -191,15 +192,13 @@ class Watcher:
     def close_windows(self, idle: timedelta | None) -> int:
         """Detect on the open windows of log sources quiet for ``idle`` (None: all of them, as
         the end of a scan does), in one unit with their outbox events. Returns the findings."""
-        engine = self._engine_now() if idle is None else self._engine  # at the end: also after a restart
-        if engine is None:
-            return 0
+        engine = self._engine_now()  # also right after a restart: the store may hold open windows
         now = time.monotonic()
         quiet = [
             s
             for s in SOURCES
             if engine.has_open_windows(s)
-            and (idle is None or now - self._last_data.get(s, now) >= idle.total_seconds())
+            and (idle is None or now - self._last_data.get(s, self._started) >= idle.total_seconds())
         ]
         if not quiet:
             return 0
@@ -218,7 +217,7 @@ class Watcher:
 
     def _waiting(self) -> bool:
         """Whether a source holds files it will return later (still being written)."""
-        return any(isinstance(s, DirectoryDiscovery) and s.waiting for s in self.sources)
+        return any(s.waiting for s in self.sources)
 
     def step(self) -> StepResult:
         """Poll every source once and process what is new."""

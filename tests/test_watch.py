@@ -66,6 +66,27 @@ def test_watching_finds_what_a_scan_finds_and_reads_each_file_once(store: Store,
     assert essence(stored_findings(store)) == before
 
 
+def test_windows_left_open_are_closed_once_quiet_also_after_a_restart(tmp_path: Path, demo: Path) -> None:
+    """A watcher reads everything but stops before its windows close; a restarted one, with no
+    file left to read, closes them once the sources have been quiet long enough: the findings
+    end as a scan's."""
+    root = demo / "AWSLogs"
+    with Store(sqlite_url(tmp_path)) as store:
+        first = _watcher(store, root, demo)
+        assert first.step().files > 100
+        held = essence(stored_findings(store))
+        restarted = _watcher(store, root, demo)
+        assert restarted.close_windows(idle=timedelta(hours=1)) == 0  # not quiet for long enough yet
+        assert restarted.close_windows(idle=timedelta(0)) > 0
+        scanned = scan_findings(
+            [root],
+            threat_lists=[demo / "lists" / "threat.txt"],
+            trusted_lists=[demo / "lists" / "trusted.txt"],
+        )
+        assert held != essence(scanned)
+        assert essence(stored_findings(store)) == essence(scanned)
+
+
 def test_files_landing_later_are_read_as_they_land(tmp_path: Path, demo: Path) -> None:
     landing = tmp_path / "landing"
     landing.mkdir()

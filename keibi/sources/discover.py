@@ -86,6 +86,11 @@ class Discovery(Protocol):
         """Files that may be new, in a stable order; some may already be done."""
         ...
 
+    @property
+    def waiting(self) -> int:
+        """Files seen but not handed out yet (a local file still being written); 0 elsewhere."""
+        ...
+
     def markers(self) -> dict[str, str]:
         """State to save in the same transaction as the committed files."""
         ...
@@ -379,6 +384,10 @@ class S3PrefixDiscovery:
             for f in self._look_back():
                 found.setdefault(f.uri, f)
         return [Discovered(found[uri]) for uri in sorted(found)]
+
+    @property
+    def waiting(self) -> int:
+        return 0  # a listing or a queue holds nothing back
 
     def markers(self) -> dict[str, str]:
         out = dict(self._saved)
@@ -717,6 +726,10 @@ class SqsDiscovery:
             reply = self.client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             for failed in reply.get("Failed", []):
                 log.warning("%s: could not delete a message: %s", self.name, failed.get("Message", failed))
+
+    @property
+    def waiting(self) -> int:
+        return 0  # a listing or a queue holds nothing back
 
     def markers(self) -> dict[str, str]:
         return {}
