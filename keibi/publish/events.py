@@ -89,39 +89,50 @@ def on_findings(
     changes: list[dict[str, Any]] = []
     events: list[tuple[str, str, dict[str, Any]]] = []
     for f in findings:
-        fid, count = f["id"], int(f.get("service", {}).get("count", 1))
-        base = {"finding_id": fid, "account_id": f["accountId"], "region": f["region"]}
+        fid = f["id"]
         row = rows.get(fid)
         if fid in created:
-            suppressed = bool(f.get("service", {}).get("archived"))
+            suppressed = _archived(f)
             changes.append(
-                {
-                    **base,
-                    "suppressed": suppressed,
-                    "published_count": 0 if suppressed else count,
-                    "pending_since": None,
-                    "published_at": None if suppressed else at,
-                }
+                _state(f, suppressed, 0 if suppressed else _count(f), published_at=None if suppressed else at)
             )
             if not suppressed:
                 events.append((NEW, fid, guardduty_event(f, NEW)))
         elif row is None:  # stored before publishing knew it (a scan): its updates are published
-            changes.append(
-                {**base, "suppressed": False, "published_count": 0, "pending_since": at, "published_at": None}
-            )
-        elif not row.suppressed and row.pending_since is None and count != row.published_count:
-            changes.append(
-                {
-                    **base,
-                    "suppressed": False,
-                    "published_count": row.published_count,
-                    "pending_since": at,
-                    "published_at": None,
-                }
-            )
+            changes.append(_state(f, False, 0, pending_since=at))
+        elif not row.suppressed and row.pending_since is None and _count(f) != row.published_count:
+            changes.append(_state(f, False, row.published_count, pending_since=at))
     upsert_publish_rows(store, changes)
     add_events(store, events, _route(events, targets), at)
     return len(events)
+
+
+def _count(finding: dict[str, Any]) -> int:
+    return int(finding.get("service", {}).get("count", 1))
+
+
+def _archived(finding: dict[str, Any]) -> bool:
+    return bool(finding.get("service", {}).get("archived"))
+
+
+def _state(
+    finding: dict[str, Any],
+    suppressed: bool,
+    published_count: int,
+    *,
+    pending_since: datetime | None = None,
+    published_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A row of ``published_findings`` for ``finding``."""
+    return {
+        "finding_id": finding["id"],
+        "account_id": finding["accountId"],
+        "region": finding["region"],
+        "suppressed": suppressed,
+        "published_count": published_count,
+        "pending_since": pending_since,
+        "published_at": published_at,
+    }
 
 
 def record_backfilled(
@@ -130,20 +141,7 @@ def record_backfilled(
     """What a scan (a backfill, which emits nothing) created, as published at its count: a
     later watch then publishes its updates, except for the findings a suppression rule
     archived at creation, which stay unpublished for good."""
-    rows = [
-        {
-            "finding_id": f["id"],
-            "account_id": f["accountId"],
-            "region": f["region"],
-            "suppressed": bool(f.get("service", {}).get("archived")),
-            "published_count": int(f.get("service", {}).get("count", 1)),
-            "pending_since": None,
-            "published_at": None,
-        }
-        for f in findings
-        if f["id"] in created
-    ]
-    upsert_publish_rows(store, rows)
+    upsert_publish_rows(store, [_state(f, _archived(f), _count(f)) for f in findings if f["id"] in created])
 
 
 def frequency_of(store: Store) -> Callable[[str, str], timedelta]:
@@ -169,7 +167,7 @@ def publish_updates(store: Store, targets: Sequence[Wants], at: datetime) -> int
     frequency = frequency_of(store)
     ready = [
         fid
-        for fid, account, region, since in pending_updates(store)
+        for fid, account, region, since in pending_updates(store, since_before=at - min(FREQUENCIES.values()))
         if since + frequency(account, region) <= at
     ]
     if not ready:
@@ -177,21 +175,7 @@ def publish_updates(store: Store, targets: Sequence[Wants], at: datetime) -> int
     with store.unit("publish updates"):
         findings = store.get_findings(ready)
         events = [(UPDATE, f["id"], guardduty_event(f, UPDATE)) for f in findings]
-        upsert_publish_rows(
-            store,
-            [
-                {
-                    "finding_id": f["id"],
-                    "account_id": f["accountId"],
-                    "region": f["region"],
-                    "suppressed": False,
-                    "published_count": int(f.get("service", {}).get("count", 1)),
-                    "pending_since": None,
-                    "published_at": at,
-                }
-                for f in findings
-            ],
-        )
+        upsert_publish_rows(store, [_state(f, False, _count(f), published_at=at) for f in findings])
         add_events(store, events, _route(events, targets), at)
     return len(events)
 

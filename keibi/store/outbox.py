@@ -69,14 +69,20 @@ def upsert_publish_rows(store: Store, rows: Iterable[dict[str, Any]]) -> None:
         conn.execute(sa.insert(published_findings), rows)
 
 
-def pending_updates(store: Store) -> list[tuple[str, str, str, datetime]]:
-    """(finding id, account, region, pending since) of every finding with an unpublished update."""
+def pending_updates(
+    store: Store, since_before: datetime | None = None
+) -> list[tuple[str, str, str, datetime]]:
+    """(finding id, account, region, pending since) of every finding with an unpublished update
+    (only those pending since before ``since_before``, when given)."""
     t = published_findings.c
     with store.transaction("read pending updates", read=True) as conn:
+        query = sa.select(t.finding_id, t.account_id, t.region, t.pending_since)
+        if since_before is not None:
+            query = query.where(t.pending_since <= since_before)
         rows = conn.execute(
-            sa.select(t.finding_id, t.account_id, t.region, t.pending_since)
-            .where(t.pending_since.is_not(None), t.suppressed.is_(False))
-            .order_by(t.pending_since, t.finding_id)
+            query.where(t.pending_since.is_not(None), t.suppressed.is_(False)).order_by(
+                t.pending_since, t.finding_id
+            )
         )
         return [(str(a), str(b), str(c), d) for a, b, c, d in rows]
 

@@ -227,6 +227,9 @@ def test_an_update_waits_for_the_default_six_hours(store: Store) -> None:
     assert pending_updates(store) == sorted(
         [(low["id"], ACCOUNT, REGION, t1), (high["id"], ACCOUNT, REGION, t1)]
     )
+    # Only updates pending long enough are looked at (the publisher asks every half second).
+    assert pending_updates(store, since_before=t1 - timedelta(seconds=1)) == []
+    assert len(pending_updates(store, since_before=t1)) == 2
     assert publish_updates(store, TARGETS, t1 + timedelta(hours=6) - timedelta(seconds=1)) == 0
     assert len(_events(store)) == 2
 
