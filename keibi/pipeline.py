@@ -177,10 +177,19 @@ class Engine:
         for source in SOURCES:
             self._flush(source, final=True)
         self._store_pending()
-        states = {did: _encode_state(frame) for did, frame in self.ctx.state.items()}
-        self.store.save_detector_state(states, self.now or datetime.now(UTC))
+        self.store.save_detector_state(self._changed_states(), self.now or datetime.now(UTC))
         self._save_profiles()
         return self.store.get_findings(list(self.touched))
+
+    def _changed_states(self) -> dict[str, bytes]:
+        """Detectors' states replaced since they were loaded or last saved, encoded; marked saved."""
+        changed = {
+            did: _encode_state(frame)
+            for did, frame in self.ctx.state.items()
+            if self._state_saved.get(did) is not frame
+        }
+        self._state_saved = dict(self.ctx.state)
+        return changed
 
     def checkpoint(self) -> list[dict[str, Any]]:
         """Detect on what is buffered without closing windows that may still grow, store the
@@ -193,11 +202,7 @@ class Engine:
                 self._flush(source, final=False)
         self._store_pending()
         at = self.now or datetime.now(UTC)
-        changed = {
-            did: _encode_state(frame)
-            for did, frame in self.ctx.state.items()
-            if self._state_saved.get(did) is not frame
-        }
+        changed = self._changed_states()
         carried = {did: frame for did, frame in self._carry.items() if not frame.is_empty()}
         changed.update(
             {_CARRY + did: _encode_state(f) for did, f in carried.items() if self._carried.get(did) is not f}
@@ -212,7 +217,6 @@ class Engine:
             }
         )
         self.store.save_detector_state(changed, at, drop=emptied)
-        self._state_saved = dict(self.ctx.state)
         self._save_profiles()
         touched, self.touched = list(self.touched), {}
         return self.store.get_findings(touched)
