@@ -97,6 +97,7 @@ from typing import Any
 from keibi.detect.settings import DetectSettings
 from keibi.errors import ConfigError
 from keibi.intel.formats import format_and_path
+from keibi.sources.discover import REMOTE_PREFIXES
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,8 +341,7 @@ def _watch(path: str, base: Path, table: dict[str, Any], env: dict[str, str]) ->
         raise ConfigError(
             "must be a list of directories, s3:// prefixes or SQS queue URLs", path, "watch.sources"
         )
-    remote = ("s3://", "sqs://", "https://", "http://", "arn:")  # as keibi.watch.open_sources
-    values["sources"] = tuple(v if v.startswith(remote) else str(base / v) for v in sources)
+    values["sources"] = tuple(v if v.startswith(REMOTE_PREFIXES) else str(base / v) for v in sources)
     for key in ("poll_seconds", "allowed_lateness_minutes", "close_idle_minutes", "group_mb"):
         if key in table:
             values[key] = float(_number(path, f"watch.{key}", table[key]))

@@ -53,7 +53,7 @@ from keibi.sources import (
     plan_files,
     read,
 )
-from keibi.sources.discover import Discovered, Discovery, handles_done, open_discovery
+from keibi.sources.discover import REMOTE_PREFIXES, Discovered, Discovery, handles_done, open_discovery
 from keibi.sources.locations import split_s3_uri
 from keibi.store import Store
 from keibi.store.detectors import paused
@@ -454,10 +454,9 @@ def _location(f: LogFile) -> Location:
 def open_sources(uris: Sequence[str], *, settle_seconds: float) -> list[Discovery]:
     """The discoveries for ``uris`` (``keibi.sources.discover.open_discovery``); a local
     directory waits ``settle_seconds`` for a file to stop changing."""
-    remote = ("s3://", "sqs://", "https://", "http://", "arn:")
     return [
         open_discovery(u)
-        if u.startswith(remote)
+        if u.startswith(REMOTE_PREFIXES)
         else open_discovery(os.path.abspath(u), settle_seconds=settle_seconds)  # pointers work from anywhere
         for u in uris
     ]

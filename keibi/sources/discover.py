@@ -69,6 +69,10 @@ from keibi.sources.locations import LogFile, split_s3_uri
 log = logging.getLogger(__name__)
 
 
+# Source URIs that are not local directories (S3 prefixes, SQS queues by URL, name or ARN).
+REMOTE_PREFIXES: Final = ("s3://", "sqs://", "https://", "http://", "arn:")
+
+
 @dataclass(frozen=True, slots=True)
 class Discovered:
     """A file that may be new; ``ack`` is the SQS receipt handle of the message that named it."""
@@ -809,6 +813,7 @@ def open_discovery(uri: str, **options: Any) -> Discovery:
 
 
 __all__ = [
+    "REMOTE_PREFIXES",
     "DirectoryDiscovery",
     "Discovered",
     "Discovery",
